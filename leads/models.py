@@ -1,0 +1,201 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from .free_mail import is_free_mail
+
+kind_validator = RegexValidator(
+    r"^[a-z0-9_]{1,64}$",
+    "Use lower-case letters, digits and underscores only (for example page_view).",
+)
+country_validator = RegexValidator(
+    r"^[A-Z]{2}$", "Use the two-letter ISO 3166 country code, for example US or DE."
+)
+
+
+class NormalizedEmailField(models.EmailField):
+    """An e-mail stored trimmed and lower-cased, so one person is one lead whatever the casing."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = self.to_python(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class DomainField(models.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = self.to_python(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class Account(models.Model):
+    name = models.CharField(max_length=200)
+    domain = DomainField(
+        max_length=253,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                "Enter a bare domain such as acme.com (no http:// or path).",
+            )
+        ],
+        help_text="The company's web domain, e.g. acme.com. Leads are matched to it.",
+    )
+    industry = models.CharField(max_length=100, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(
+        max_digits=16, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    country = models.CharField(
+        max_length=2, blank=True, validators=[country_validator], help_text="ISO 3166 alpha-2"
+    )
+    technologies = models.JSONField(default=list, blank=True)
+    funding_stage = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+    def save(self, *args, **kwargs):
+        if self.country:
+            self.country = self.country.strip().upper()
+        self.technologies = [t.strip() for t in self.technologies or [] if str(t).strip()]
+        super().save(*args, **kwargs)
+
+
+class Stage(models.TextChoices):
+    LEAD = "lead", "Lead"
+    MQL = "mql", "MQL"
+    ACCEPTED = "accepted", "Accepted by sales"
+    REJECTED = "rejected", "Rejected by sales"
+    RECYCLED = "recycled", "Recycled"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    WON = "won", "Customer"
+    LOST = "lost", "Closed lost"
+
+
+class Lead(models.Model):
+    email = NormalizedEmailField(max_length=254, unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    source = models.CharField(max_length=100, blank=True, help_text="The channel it came from.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+        help_text="The SDR who owns this lead.",
+    )
+    # NULL, not "", for "no CRM id": the unique constraint applies only to ids that are set.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=100, null=True, blank=True, help_text="The lead's id in the CRM."
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Derived from the e-mail on save; stored so fit rules can match them in SQL.
+    email_domain = models.CharField(max_length=253, editable=False, db_index=True)
+    email_is_free = models.BooleanField(default=False, editable=False)
+
+    # Scoring state, kept current by the scoring engine. No index holds a score column: that
+    # would rule out PostgreSQL's HOT updates and slow every rescore.
+    fit_score = models.FloatField(default=0, editable=False)
+    interest_score = models.FloatField(default=0, editable=False)
+    total_score = models.FloatField(default=0, editable=False)
+    fit_tier = models.CharField(max_length=1, default="C", editable=False)
+    interest_tier = models.PositiveSmallIntegerField(default=3, editable=False)
+    cell = models.CharField(max_length=2, default="C3", editable=False)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
+    disqualified = models.BooleanField(default=False, editable=False)
+    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="lead_external_id_unique",
+            ),
+            models.CheckConstraint(condition=~models.Q(email=""), name="lead_email_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["cell", "disqualified"], name="lead_cell_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def save(self, *args, **kwargs):
+        self.email = (self.email or "").strip().lower()
+        self.email_domain = self.email.rpartition("@")[2]
+        self.email_is_free = is_free_mail(self.email_domain)
+        if self.external_id == "":
+            self.external_id = None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
+        super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Activity(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(
+        max_length=64,
+        validators=[kind_validator],
+        help_text="What happened, as a slug: page_view, demo_request, email_open…",
+    )
+    occurred_at = models.DateTimeField()
+    url = models.CharField(max_length=2000, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=100, blank=True, default="")
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        ordering = ["-occurred_at"]
+        constraints = [
+            # A retried delivery of the same event is a duplicate, never a second activity.
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="activity_source_external_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="activity_lead_time_idx"),
+            models.Index(fields=["kind", "occurred_at"], name="activity_kind_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.external_id == "":
+            self.external_id = None
+        super().save(*args, **kwargs)

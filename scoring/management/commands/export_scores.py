@@ -1,0 +1,35 @@
+import csv
+import json
+
+from django.core.management.base import BaseCommand
+
+from scoring.selectors import score_rows
+
+COLUMNS = [
+    "email",
+    "fit_score",
+    "interest_score",
+    "total_score",
+    "fit_tier",
+    "interest_tier",
+    "cell",
+    "action",
+    "disqualified",
+    "stage",
+]
+
+
+class Command(BaseCommand):
+    help = "Every lead's stored score, ordered by e-mail, as CSV (default) or JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    def handle(self, *args, format: str, **options):
+        rows = score_rows()
+        if format == "json":
+            self.stdout.write(json.dumps(list(rows), indent=1))
+            return
+        writer = csv.DictWriter(self.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,298 @@
+"""Writes of the scoring app: rule sets (load, clone, publish) and stored scores."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+
+from leads.models import Lead
+
+from .engine import RuleSetSpec
+from .models import BehaviorRule, FitRule, RescoreRun, RuleSet, ScoreChange
+from .rulesets import DEFAULT_RULESET_PATH, RuleSetInvalid, parse_ruleset, ruleset_to_dict
+from .sql import LeadSelection, dialect_for, score_select
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 50_000
+_TEMP_TABLE = "lg_scores"
+
+
+# Rule sets ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_ruleset_from_spec(
+    spec: RuleSetSpec, *, user: AbstractBaseUser | None = None, based_on: RuleSet | None = None
+) -> RuleSet:
+    ruleset = RuleSet.objects.create(
+        name=spec.name,
+        half_life_days=spec.half_life_days,
+        fit_high=spec.fit_high,
+        fit_medium=spec.fit_medium,
+        interest_high=spec.interest_high,
+        interest_medium=spec.interest_medium,
+        matrix=dict(spec.matrix),
+        sla_hours=dict(spec.sla_hours),
+        recycle_days=spec.recycle_days,
+        created_by=user,
+        based_on=based_on,
+    )
+    FitRule.objects.bulk_create(
+        FitRule(
+            ruleset=ruleset,
+            name=r.name,
+            field=r.field,
+            operator=r.operator,
+            values=list(r.values),
+            min=r.min,
+            max=r.max,
+            points=r.points,
+            group=r.group,
+            order=r.order,
+            disqualify=r.disqualify,
+        )
+        for r in spec.fit_rules
+    )
+    BehaviorRule.objects.bulk_create(
+        BehaviorRule(
+            ruleset=ruleset,
+            name=r.name,
+            kind=r.kind,
+            url_contains=list(r.url_contains),
+            mode=r.mode,
+            points=r.points,
+            max_count=r.max_count,
+            min_count=r.min_count,
+            window_days=r.window_days,
+            decays=r.decays,
+            group=r.group,
+            order=r.order,
+        )
+        for r in spec.behavior_rules
+    )
+    return ruleset
+
+
+def load_ruleset(
+    data: dict,
+    *,
+    publish: bool = False,
+    sync: bool = False,
+    user: AbstractBaseUser | None = None,
+) -> RuleSet:
+    """Create a draft from rule-set JSON (contract §1); refuse the whole file on any problem."""
+    spec = parse_ruleset(data)  # raises RuleSetInvalid listing every problem
+    with transaction.atomic():
+        ruleset = create_ruleset_from_spec(spec, user=user)
+        if publish:
+            publish_ruleset(ruleset, user=user, sync=sync)
+    return ruleset
+
+
+def load_default_ruleset(*, publish: bool = True, sync: bool = False) -> RuleSet:
+    """The rule set shipped with the project (the seed playbook's rules)."""
+    data = json.loads(DEFAULT_RULESET_PATH.read_text(encoding="utf-8"))
+    return load_ruleset(data, publish=publish, sync=sync)
+
+
+def dump_ruleset(ruleset: RuleSet) -> dict:
+    return ruleset_to_dict(ruleset.to_spec())
+
+
+def clone_ruleset(ruleset: RuleSet, *, user: AbstractBaseUser | None = None) -> RuleSet:
+    """A draft copy to edit: published rule sets are never edited in place."""
+    spec = ruleset.to_spec()
+    draft = create_ruleset_from_spec(spec, user=user, based_on=ruleset)
+    draft.name = f"{ruleset.name} (draft)"
+    draft.description = ruleset.description
+    draft.save(update_fields=["name", "description"])
+    return draft
+
+
+def publish_ruleset(
+    ruleset: RuleSet, *, user: AbstractBaseUser | None = None, sync: bool = False
+) -> RescoreRun:
+    """Make a draft the active rule set and rescore every lead with it in the background."""
+    if ruleset.status != RuleSet.Status.DRAFT:
+        raise RuleSetInvalid([f"Only a draft can be published; this one is {ruleset.status}."])
+    parse_ruleset(dump_ruleset(ruleset))  # the same checks as a file gets
+    with transaction.atomic():
+        RuleSet.objects.select_for_update().filter(status=RuleSet.Status.ACTIVE).update(
+            status=RuleSet.Status.ARCHIVED
+        )
+        ruleset.status = RuleSet.Status.ACTIVE
+        ruleset.published_at = timezone.now()
+        ruleset.published_by = user
+        ruleset.save(update_fields=["status", "published_at", "published_by"])
+        return start_rescore(ruleset, reason=ScoreChange.Reason.PUBLISH, sync=sync)
+
+
+# Stored scores -----------------------------------------------------------------------------
+
+
+def apply_scores(
+    ruleset: RuleSet,
+    selection: LeadSelection,
+    *,
+    as_of: datetime,
+    reason: str,
+    spec: RuleSetSpec | None = None,
+) -> int:
+    """Score the selected leads in the database and store what changed. Returns leads changed.
+
+    One statement computes every score into a temporary table; cell moves become ScoreChange
+    rows; then only the leads whose score, cell or rule set differ are written, which keeps the
+    hourly decay pass cheap and makes a repeated run a no-op.
+    """
+    spec = spec or ruleset.to_spec()
+    select = score_select(spec, as_of, selection, dialect_for(connection))
+    now_param = connection.ops.adapt_datetimefield_value(timezone.now())
+    as_of_param = connection.ops.adapt_datetimefield_value(as_of)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {_TEMP_TABLE} AS SELECT s.*, "
+            f"s.fit_tier || CAST(s.interest_tier AS VARCHAR(1)) AS cell "
+            f"FROM ({select.text}) s",
+            select.params,
+        )
+        cursor.execute(
+            f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
+                    from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
+                    total_score, disqualified)
+                SELECT l.id, %s, %s, %s, CASE WHEN l.scored_at IS NULL THEN '' ELSE l.cell END,
+                       s.cell, l.stage, l.stage, s.fit, s.interest, s.total, s.disqualified = 1
+                FROM leads_lead l JOIN {_TEMP_TABLE} s ON s.lead_id = l.id
+                WHERE l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1)""",
+            [now_param, reason, ruleset.version],
+        )
+        cursor.execute(
+            f"""UPDATE leads_lead SET fit_score = s.fit, interest_score = s.interest,
+                    total_score = s.total, fit_tier = s.fit_tier,
+                    interest_tier = s.interest_tier, cell = s.cell,
+                    disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s
+                FROM {_TEMP_TABLE} s
+                WHERE leads_lead.id = s.lead_id AND (
+                    COALESCE(leads_lead.ruleset_version, 0) <> %s
+                    OR leads_lead.scored_at IS NULL
+                    OR ABS(leads_lead.fit_score - s.fit) > 1e-9
+                    OR ABS(leads_lead.interest_score - s.interest) > 1e-9
+                    OR leads_lead.disqualified <> (s.disqualified = 1))""",
+            [as_of_param, ruleset.version, ruleset.version],
+        )
+        changed = cursor.rowcount
+        cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+    return changed
+
+
+def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> int:
+    """Rescore a few leads at once with the active rule set (activity arrived, record edited)."""
+    ruleset = RuleSet.objects.active()
+    ids = tuple(sorted(set(lead_ids)))
+    if ruleset is None or not ids:
+        return 0
+    return apply_scores(
+        ruleset, LeadSelection(ids=ids), as_of=as_of or timezone.now(), reason=reason
+    )
+
+
+def lead_id_chunks(chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    bounds = Lead.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return []
+    return [
+        (start, min(start + chunk_size, bounds["high"] + 1))
+        for start in range(bounds["low"], bounds["high"] + 1, chunk_size)
+    ]
+
+
+def start_rescore(
+    ruleset: RuleSet,
+    *,
+    reason: str,
+    as_of: datetime | None = None,
+    sync: bool = False,
+    only_with_activity: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[RescoreRun], None] | None = None,
+) -> RescoreRun:
+    """Rescore every lead, split by lead-id range into Celery tasks (or here, with sync=True)."""
+    from .tasks import rescore_chunk
+
+    chunks = lead_id_chunks(chunk_size)
+    run = RescoreRun.objects.create(
+        ruleset=ruleset,
+        reason=reason,
+        as_of=as_of,
+        total_chunks=len(chunks),
+        open_handoffs=as_of is None,
+    )
+    if not chunks:
+        finish_chunk(run.pk, 0, counted=False)
+    for start, stop in chunks:
+        if sync:
+            rescore_chunk_now(run.pk, start, stop, only_with_activity=only_with_activity)
+            if progress:
+                run.refresh_from_db()
+                progress(run)
+        else:
+            transaction.on_commit(
+                lambda s=start, e=stop: rescore_chunk.delay(run.pk, s, e, only_with_activity)
+            )
+    run.refresh_from_db()
+    return run
+
+
+def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity: bool) -> int:
+    """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores."""
+    run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
+    if run.ruleset.status != RuleSet.Status.ACTIVE:
+        # A newer rule set was published meanwhile; its own run rescores these leads.
+        changed = 0
+    else:
+        changed = apply_scores(
+            run.ruleset,
+            LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
+            as_of=run.as_of or timezone.now(),
+            reason=run.reason,
+        )
+    finish_chunk(run_id, changed)
+    return changed
+
+
+def finish_chunk(run_id: int, changed: int, *, counted: bool = True) -> None:
+    with transaction.atomic():
+        RescoreRun.objects.filter(pk=run_id).update(
+            done_chunks=F("done_chunks") + (1 if counted else 0),
+            leads_changed=F("leads_changed") + changed,
+        )
+        RescoreRun.objects.filter(
+            pk=run_id, done_chunks__gte=F("total_chunks"), status=RescoreRun.Status.RUNNING
+        ).update(status=RescoreRun.Status.DONE, finished_at=timezone.now())
+
+
+def decay_scores(*, as_of: datetime | None = None) -> int:
+    """The periodic decay pass: recompute interest for every lead that has activity."""
+    ruleset = RuleSet.objects.active()
+    if ruleset is None:
+        return 0
+    spec = ruleset.to_spec()
+    as_of = as_of or timezone.now()
+    return sum(
+        apply_scores(
+            ruleset,
+            LeadSelection(start=start, stop=stop, only_with_activity=True),
+            as_of=as_of,
+            reason=ScoreChange.Reason.DECAY,
+            spec=spec,
+        )
+        for start, stop in lead_id_chunks()
+    )

@@ -1,0 +1,447 @@
+"""The scoring engine's semantics (design §3) as one set-based SQL statement.
+
+Stored scores always come from here, for one lead or a million: the query computes fit,
+disqualification and interest for a selection of leads, in the database, without loading a
+single activity into Python. `scoring.engine` is the same semantics in Python, used to *explain*
+a score; a property test keeps the two in agreement.
+
+Only a few fragments differ between PostgreSQL and SQLite (regular expressions, JSON, time
+arithmetic); `Dialect` holds them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .engine import BehaviorRuleSpec, FitRuleSpec, RuleSetSpec
+from .rulesets import FIT_FIELDS
+
+# Where each fit field lives: l = the lead, a = its account (LEFT JOINed, so NULL without one).
+_COLUMNS = {
+    "title": "l.title",
+    "source": "l.source",
+    "email_domain": "l.email_domain",
+    "email_is_free": "l.email_is_free",
+    "industry": "a.industry",
+    "country": "a.country",
+    "funding_stage": "a.funding_stage",
+    "employee_count": "a.employee_count",
+    "annual_revenue": "a.annual_revenue",
+    "technologies": "a.technologies",
+}
+
+
+class Dialect:
+    """The SQL that differs by database. Every method returns (sql, params)."""
+
+    vendor = ""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def timestamp(self, value: datetime) -> tuple[str, list]:
+        return "%s", [self.connection.ops.adapt_datetimefield_value(value)]
+
+    def age_days(self, column: str, as_of: datetime) -> tuple[str, list]:
+        raise NotImplementedError
+
+    def regex(self, column: str, pattern: str) -> tuple[str, list]:
+        raise NotImplementedError
+
+    def attribute_text(self, key: str) -> str:
+        raise NotImplementedError
+
+    def attribute_type(self, key: str) -> str:
+        """A JSON attribute's type, spelled as PostgreSQL's jsonb_typeof spells it."""
+        raise NotImplementedError
+
+    def attribute_number(self, key: str) -> str:
+        return (
+            f"(CASE WHEN {self.attribute_type(key)} = 'number' "
+            f"THEN {self._cast_float(self.attribute_text(key))} END)"
+        )
+
+    def _cast_float(self, sql: str) -> str:
+        return f"CAST({sql} AS DOUBLE PRECISION)"
+
+    def list_includes_any(self, column: str, lowered: list[str]) -> tuple[str, list]:
+        raise NotImplementedError
+
+    def list_is_empty(self, column: str) -> str:
+        raise NotImplementedError
+
+
+class PostgresDialect(Dialect):
+    vendor = "postgresql"
+
+    def age_days(self, column, as_of):
+        ts, params = self.timestamp(as_of)
+        return f"(date_part('epoch', {ts}::timestamptz - {column}) / 86400.0)", params
+
+    def regex(self, column, pattern):
+        return f"{column} ~* %s", [pattern]
+
+    def attribute_text(self, key):
+        return f"(l.attributes ->> '{key}')"
+
+    def attribute_type(self, key):
+        return f"jsonb_typeof(l.attributes -> '{key}')"
+
+    def list_includes_any(self, column, lowered):
+        marks = ", ".join(["%s"] * len(lowered))
+        return (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({column}) "
+            f"= 'array' THEN {column} ELSE '[]'::jsonb END) AS item(v) "
+            f"WHERE lower(item.v) IN ({marks}))",
+            list(lowered),
+        )
+
+    def list_is_empty(self, column):
+        return f"(jsonb_typeof({column}) IS DISTINCT FROM 'array' OR {column} = '[]'::jsonb)"
+
+    def attribute_list(self, key):
+        return f"(l.attributes -> '{key}')"
+
+
+class SqliteDialect(Dialect):
+    vendor = "sqlite"
+
+    def age_days(self, column, as_of):
+        ts, params = self.timestamp(as_of)
+        return f"(julianday({ts}) - julianday({column}))", params
+
+    def regex(self, column, pattern):
+        # Django registers REGEXP on SQLite with Python's re.search.
+        return f"{column} REGEXP %s", ["(?i)" + pattern]
+
+    def attribute_text(self, key):
+        return f"CAST(json_extract(l.attributes, '$.\"{key}\"') AS TEXT)"
+
+    def attribute_type(self, key):
+        return (
+            f"(CASE json_type(l.attributes, '$.\"{key}\"') WHEN 'integer' THEN 'number' "
+            f"WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' "
+            f"WHEN 'false' THEN 'boolean' ELSE json_type(l.attributes, '$.\"{key}\"') END)"
+        )
+
+    def _cast_float(self, sql):
+        return f"CAST({sql} AS REAL)"
+
+    def list_includes_any(self, column, lowered):
+        marks = ", ".join(["%s"] * len(lowered))
+        return (
+            f"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_type({column}) = 'array' "
+            f"THEN {column} ELSE '[]' END) WHERE lower(value) IN ({marks}))",
+            list(lowered),
+        )
+
+    def list_is_empty(self, column):
+        return (
+            f"({column} IS NULL OR json_type({column}) IS NOT 'array' "
+            f"OR json_array_length({column}) = 0)"
+        )
+
+    def attribute_list(self, key):
+        return f"json_extract(l.attributes, '$.\"{key}\"')"
+
+
+def dialect_for(connection) -> Dialect:
+    if connection.vendor == "postgresql":
+        return PostgresDialect(connection)
+    if connection.vendor == "sqlite":
+        return SqliteDialect(connection)
+    raise NotImplementedError(
+        f"Scoring in SQL supports PostgreSQL and SQLite, not {connection.vendor}."
+    )
+
+
+@dataclass
+class LeadSelection:
+    """Which leads to score: an id range [start, stop), explicit ids, or both unset for all."""
+
+    start: int | None = None
+    stop: int | None = None
+    ids: tuple[int, ...] | None = None
+    only_with_activity: bool = False  # the decay pass: leads without activity cannot change
+
+    def where(self, column: str) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.start is not None:
+            clauses.append(f"{column} >= %s")
+            params.append(self.start)
+        if self.stop is not None:
+            clauses.append(f"{column} < %s")
+            params.append(self.stop)
+        if self.ids is not None:
+            if not self.ids:
+                clauses.append("1 = 0")
+            else:
+                clauses.append(f"{column} IN ({', '.join(['%s'] * len(self.ids))})")
+                params.extend(self.ids)
+        return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def _word_pattern(phrases) -> str:
+    # (^|\W) … (\W|$) means the same in PostgreSQL's and Python's regular expressions, and
+    # re.escape only escapes characters both treat as literals after a backslash.
+    alternatives = "|".join(re.escape(p.strip()) for p in phrases if p.strip())
+    return rf"(^|\W)({alternatives})(\W|$)"
+
+
+@dataclass
+class _Sql:
+    text: str
+    params: list = field(default_factory=list)
+
+
+def fit_condition(rule: FitRuleSpec, d: Dialect) -> _Sql:
+    """SQL that is true when the rule matches the lead (NULL or false otherwise)."""
+    op = rule.operator
+    if rule.field.startswith("attributes."):
+        return _attribute_condition(rule, rule.field.split(".", 1)[1], d)
+    column = _COLUMNS[rule.field]
+    kind = FIT_FIELDS[rule.field]
+    if op == "is_blank":
+        if kind == "text":
+            return _Sql(f"COALESCE(TRIM({column}), '') = ''")
+        if kind == "number":
+            return _Sql(f"{column} IS NULL")
+        if kind == "list":
+            return _Sql(d.list_is_empty(column))
+        return _Sql("1 = 0")  # a boolean we derive is never blank
+    if op == "contains_any":
+        return _Sql(*d.regex(column, _word_pattern(rule.values)))
+    if op == "equals_any":
+        if kind == "number":
+            numbers = [float(v) for v in rule.values]
+            return _Sql(f"{column} IN ({', '.join(['%s'] * len(numbers))})", numbers)
+        lowered = [v.strip().lower() for v in rule.values]
+        return _Sql(f"LOWER(TRIM({column})) IN ({', '.join(['%s'] * len(lowered))})", lowered)
+    if op == "between":
+        return _between(column, rule)
+    if op == "includes_any":
+        return _Sql(*d.list_includes_any(column, [v.strip().lower() for v in rule.values]))
+    if op == "is_true":
+        return _Sql(f"{column} = %s", [True])
+    if op == "is_false":
+        return _Sql(f"{column} = %s", [False])
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def _between(column: str, rule: FitRuleSpec) -> _Sql:
+    clauses, params = [f"{column} IS NOT NULL"], []
+    if rule.min is not None:
+        clauses.append(f"{column} >= %s")
+        params.append(rule.min)
+    if rule.max is not None:
+        clauses.append(f"{column} <= %s")
+        params.append(rule.max)
+    return _Sql("(" + " AND ".join(clauses) + ")", params)
+
+
+def _attribute_condition(rule: FitRuleSpec, key: str, d: Dialect) -> _Sql:
+    op = rule.operator
+    text, kind = d.attribute_text(key), d.attribute_type(key)
+    if op == "is_blank":
+        return _Sql(
+            f"({kind} IS NULL OR {kind} = 'null' OR ({kind} = 'string' AND TRIM({text}) = '') "
+            f"OR ({kind} = 'array' AND {d.list_is_empty(d.attribute_list(key))}))"
+        )
+    if op == "contains_any":
+        sql, params = d.regex(text, _word_pattern(rule.values))
+        return _Sql(f"({kind} IN ('string', 'number', 'boolean') AND {sql})", params)
+    if op == "equals_any":
+        lowered = [v.strip().lower() for v in rule.values]
+        marks = ", ".join(["%s"] * len(lowered))
+        return _Sql(
+            f"({kind} IN ('string', 'number', 'boolean') AND LOWER(TRIM({text})) IN ({marks}))",
+            lowered,
+        )
+    if op == "between":
+        return _between(d.attribute_number(key), rule)
+    if op == "includes_any":
+        sql, params = d.list_includes_any(
+            d.attribute_list(key), [v.strip().lower() for v in rule.values]
+        )
+        return _Sql(f"({kind} = 'array' AND {sql})", params)
+    if op in ("is_true", "is_false"):
+        word = "true" if op == "is_true" else "false"
+        return _Sql(f"({kind} IN ('boolean', 'string') AND LOWER(TRIM({text})) = '{word}')")
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def _grouped(rules):
+    """Rules in evaluation order, as (group key, rules of that group ordered by first-match)."""
+    groups: dict[str, list] = {}
+    for position, rule in enumerate(rules):
+        key = f"g:{rule.group}" if rule.group else f"r:{position}"
+        groups.setdefault(key, []).append((rule.order, position, rule))
+    return [[r for _, _, r in sorted(members, key=lambda m: m[:2])] for members in groups.values()]
+
+
+def fit_sql(ruleset: RuleSetSpec, d: Dialect) -> tuple[_Sql, _Sql]:
+    """(fit score, disqualified) as SQL expressions over l and a."""
+    terms, params = [], []
+    for members in _grouped(ruleset.fit_rules):
+        whens = []
+        for rule in members:
+            cond = fit_condition(rule, d)
+            whens.append(f"WHEN {cond.text} THEN %s")
+            params.extend([*cond.params, float(rule.points)])
+        terms.append(f"(CASE {' '.join(whens)} ELSE 0 END)")
+    fit = _Sql(" + ".join(terms) or "0", params)
+    disq_conds = [fit_condition(r, d) for r in ruleset.fit_rules if r.disqualify]
+    if disq_conds:
+        disq = _Sql(
+            "(CASE WHEN " + " OR ".join(f"({c.text})" for c in disq_conds) + " THEN 1 ELSE 0 END)",
+            [p for c in disq_conds for p in c.params],
+        )
+    else:
+        disq = _Sql("0")
+    return fit, disq
+
+
+def _like_escape(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _behavior_branch(
+    rule_no: int,
+    rule: BehaviorRuleSpec,
+    ruleset: RuleSetSpec,
+    as_of: datetime,
+    selection: LeadSelection,
+    d: Dialect,
+) -> _Sql:
+    """The activities the rule counts, one row each, with their decay weight."""
+    params: list = []
+    if rule.decays:
+        age, age_params = d.age_days("act.occurred_at", as_of)
+        weight = f"POWER(0.5, {age} / %s)"
+        params.extend([*age_params, float(ruleset.half_life_days)])
+    else:
+        weight = "1.0"
+    ts, ts_params = d.timestamp(as_of)
+    where = ["act.kind = %s", f"act.occurred_at <= {ts}"]
+    where_params: list = [rule.kind, *ts_params]
+    if rule.window_days is not None:
+        since, since_params = d.timestamp(as_of - timedelta(days=rule.window_days))
+        where.append(f"act.occurred_at > {since}")
+        where_params.extend(since_params)
+    substrings = [u for u in rule.url_contains if u]
+    if substrings:
+        where.append(
+            "(" + " OR ".join(["LOWER(act.url) LIKE %s ESCAPE '\\'"] * len(substrings)) + ")"
+        )
+        where_params.extend(f"%{_like_escape(u)}%" for u in substrings)
+    sel_sql, sel_params = selection.where("act.lead_id")
+    where.append(sel_sql)
+    where_params.extend(sel_params)
+    return _Sql(
+        f"SELECT act.lead_id AS lead_id, {rule_no} AS rule_no, act.occurred_at AS occurred_at, "
+        f"{weight} AS w FROM leads_activity act WHERE {' AND '.join(where)}",
+        params + where_params,
+    )
+
+
+def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect):
+    """SELECT lead_id, interest FROM … for the selected leads with any counted activity."""
+    rules = list(ruleset.behavior_rules)
+    if not rules:
+        return None
+    branches = [_behavior_branch(n, r, ruleset, as_of, selection, d) for n, r in enumerate(rules)]
+    # Per rule: its contribution and whether it matched; then first match within each group.
+    rank_of, group_of = {}, {}
+    for group_no, members in enumerate(_grouped(rules)):
+        for rank, rule in enumerate(members):
+            rank_of[rules.index(rule)] = rank
+            group_of[rules.index(rule)] = group_no
+
+    def case(values: dict[int, object]) -> tuple[str, list]:
+        whens = " ".join("WHEN %s THEN %s" for _ in values)
+        return f"CASE rule_no {whens} END", [p for item in values.items() for p in item]
+
+    cap_sql, cap_params = case({n: r.max_count or 2**31 - 1 for n, r in enumerate(rules)})
+    rank_sql, rank_params = case(rank_of)
+    group_sql, group_params = case(group_of)
+    contribution_whens, contribution_params = [], []
+    for n, r in enumerate(rules):
+        if r.mode == "each":
+            contribution_whens.append("WHEN rule_no = %s THEN %s * capped")
+            contribution_params.extend([n, float(r.points)])
+        else:
+            # Decay falls with age, so the most recent activity has the largest weight.
+            contribution_whens.append(
+                "WHEN rule_no = %s AND n >= %s THEN %s * w_max WHEN rule_no = %s THEN NULL"
+            )
+            contribution_params.extend([n, r.min_count, float(r.points), n])
+    union = " UNION ALL ".join(b.text for b in branches)
+    text = f"""
+        SELECT lead_id, SUM(contribution) AS interest FROM (
+            SELECT lead_id, contribution,
+                   ROW_NUMBER() OVER (PARTITION BY lead_id, grp ORDER BY rank_in_group) AS pick
+            FROM (
+                SELECT lead_id, rule_no, {group_sql} AS grp, {rank_sql} AS rank_in_group,
+                       CASE {" ".join(contribution_whens)} END AS contribution
+                FROM (
+                    SELECT lead_id, rule_no, COUNT(*) AS n, MAX(w) AS w_max,
+                           SUM(CASE WHEN rn <= {cap_sql} THEN w ELSE 0 END) AS capped
+                    FROM (
+                        SELECT lead_id, rule_no, w, ROW_NUMBER() OVER (
+                            PARTITION BY lead_id, rule_no ORDER BY occurred_at DESC) AS rn
+                        FROM ({union}) matched
+                    ) numbered
+                    GROUP BY lead_id, rule_no
+                ) per_rule
+            ) contributions
+            WHERE contribution IS NOT NULL
+        ) ranked
+        WHERE pick = 1
+        GROUP BY lead_id
+    """
+    # Parameters follow the order of their placeholders in the text.
+    params = group_params + rank_params + contribution_params + cap_params
+    params += [p for b in branches for p in b.params]
+    return _Sql(text, params)
+
+
+def score_select(
+    ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect
+) -> _Sql:
+    """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, cell, disqualified."""
+    fit, disq = fit_sql(ruleset, d)
+    interest = interest_sql(ruleset, as_of, selection, d)
+    sel_sql, sel_params = selection.where("l.id")
+    join, join_params = "", []
+    if interest is not None:
+        join, join_params = f"LEFT JOIN ({interest.text}) i ON i.lead_id = l.id", interest.params
+    if selection.only_with_activity:
+        sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
+    interest_expr = "COALESCE(i.interest, 0)" if interest is not None else "0"
+    base = f"""
+        SELECT l.id AS lead_id, {fit.text} AS fit, {interest_expr} AS interest,
+               {disq.text} AS disqualified
+        FROM leads_lead l
+        LEFT JOIN leads_account a ON a.id = l.account_id
+        {join}
+        WHERE {sel_sql}
+    """
+    base_params = fit.params + disq.params + join_params + sel_params
+    text = f"""
+        SELECT lead_id, fit, interest, fit + interest AS total,
+               CASE WHEN fit >= %s THEN 'A' WHEN fit >= %s THEN 'B' ELSE 'C' END AS fit_tier,
+               CASE WHEN interest >= %s THEN 1 WHEN interest >= %s THEN 2 ELSE 3 END
+                   AS interest_tier,
+               disqualified
+        FROM ({base}) scored
+    """
+    params = [
+        float(ruleset.fit_high),
+        float(ruleset.fit_medium),
+        float(ruleset.interest_high),
+        float(ruleset.interest_medium),
+        *base_params,
+    ]
+    return _Sql(text, params)

@@ -1,0 +1,77 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from config.celery import app as celery_app
+from feedback.models import SdrProfile
+from feedback.roles import MANAGER, MARKETING, SDR
+
+REQUIRE_SERVICES = os.environ.get("LEADGAUGE_REQUIRE_SERVICES") == "1"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def eager_celery():
+    """Unit tests run tasks in-process; the integration tests start a real worker instead."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def _missing_services() -> str | None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "DATABASE_URL does not point at PostgreSQL"
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        return "CELERY_BROKER_URL does not point at Redis"
+    return None
+
+
+@pytest.fixture
+def real_services():
+    """Skip (or, under CI, fail) when PostgreSQL and Redis are not configured."""
+    missing = _missing_services()
+    if missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"integration test needs the real services: {missing}")
+        pytest.skip(f"needs PostgreSQL and Redis: {missing}")
+
+
+def make_user(username: str, role: str | None = None, **extra) -> User:
+    user = User.objects.create_user(
+        username, f"{username}@example.com", "pw-for-tests-123", **extra
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    if role == SDR:
+        SdrProfile.objects.create(user=user)
+    return user
+
+
+@pytest.fixture
+def sdr(db):
+    return make_user("sam", SDR, first_name="Sam", last_name="Reyes")
+
+
+@pytest.fixture
+def marketer(db):
+    return make_user("maria", MARKETING, first_name="Maria", is_staff=True)
+
+
+@pytest.fixture
+def manager(db):
+    return make_user("morgan", MANAGER, first_name="Morgan", is_staff=True)
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if REQUIRE_SERVICES:
+            pytest.fail("browser tests need Debian's chromium (apt-get install chromium)")
+        pytest.skip("Debian's chromium is not installed")
+    return path

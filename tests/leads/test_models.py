@@ -1,0 +1,48 @@
+import pytest
+from django.db import IntegrityError
+
+from leads.models import Account, Activity, Lead
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_email_is_stored_trimmed_and_lower_case():
+    lead = Lead.objects.create(email="  Dana.Whitfield@Northwind.COM ")
+    assert Lead.objects.get(pk=lead.pk).email == "dana.whitfield@northwind.com"
+    assert lead.email_domain == "northwind.com"
+
+
+def test_the_same_person_in_other_casing_is_not_a_second_lead():
+    Lead.objects.create(email="dana@northwind.com")
+    with pytest.raises(IntegrityError):
+        Lead.objects.create(email="DANA@northwind.com")
+
+
+def test_free_mail_addresses_are_flagged():
+    assert Lead.objects.create(email="someone@gmail.com").email_is_free
+    assert not Lead.objects.create(email="someone@northwind.com").email_is_free
+
+
+def test_account_domain_is_lower_case_and_unique():
+    Account.objects.create(name="Northwind", domain="Northwind.com")
+    with pytest.raises(IntegrityError):
+        Account.objects.create(name="Northwind again", domain="northwind.com")
+
+
+def test_external_ids_are_unique_only_when_set():
+    Lead.objects.create(email="a@x.com", external_id="")
+    Lead.objects.create(email="b@x.com", external_id="")  # blank means "none", twice is fine
+    Lead.objects.create(email="c@x.com", external_id="crm-1")
+    with pytest.raises(IntegrityError):
+        Lead.objects.create(email="d@x.com", external_id="crm-1")
+
+
+def test_a_retried_activity_delivery_cannot_be_stored_twice():
+    lead = Lead.objects.create(email="a@x.com")
+    fields = {"lead": lead, "kind": "page_view", "occurred_at": "2026-06-01T10:00Z"}
+    Activity.objects.create(source="web", external_id="evt-1", **fields)
+    Activity.objects.create(source="marketo", external_id="evt-1", **fields)  # other source
+    Activity.objects.create(source="web", external_id=None, **fields)
+    Activity.objects.create(source="web", external_id=None, **fields)
+    with pytest.raises(IntegrityError):
+        Activity.objects.create(source="web", external_id="evt-1", **fields)

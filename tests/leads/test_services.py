@@ -1,0 +1,87 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from leads.models import Account, Activity, Lead
+from leads.services import record_activity, upsert_lead
+
+pytestmark = pytest.mark.django_db
+
+
+def test_upsert_creates_then_updates_the_same_lead():
+    lead, created = upsert_lead(email="Dana@Northwind.com", title="VP Marketing")
+    again, created_again = upsert_lead(email="dana@northwind.com ", title="CMO")
+    assert (created, created_again) == (True, False)
+    assert again.pk == lead.pk
+    assert Lead.objects.get().title == "CMO"
+
+
+def test_upsert_finds_the_account_by_the_email_domain_unless_free_mail():
+    lead, _ = upsert_lead(email="dana@northwind.com")
+    assert lead.account.domain == "northwind.com"
+    private, _ = upsert_lead(email="dana@gmail.com")
+    assert private.account is None
+    assert Account.objects.count() == 1
+
+
+def test_upsert_uses_the_company_domain_and_its_details():
+    lead, _ = upsert_lead(
+        email="dana@gmail.com",
+        account={"domain": "Northwind.com", "name": "Northwind", "employee_count": 300},
+    )
+    assert (lead.account.name, lead.account.employee_count) == ("Northwind", 300)
+
+
+def test_a_malformed_email_is_refused_and_nothing_is_written():
+    with pytest.raises(ValidationError) as error:
+        upsert_lead(email="dana(at)northwind", account={"domain": "northwind.com"})
+    assert "email" in error.value.message_dict
+    assert not Lead.objects.exists()
+    assert not Account.objects.exists()
+
+
+def test_an_unknown_lead_field_is_reported_not_dropped():
+    with pytest.raises(ValidationError) as error:
+        upsert_lead(email="dana@northwind.com", favourite_colour="teal")
+    assert "favourite_colour" in error.value.message_dict
+    assert not Lead.objects.exists()
+
+
+def test_a_duplicate_activity_is_refused_and_the_database_is_unchanged():
+    lead, _ = upsert_lead(email="dana@northwind.com")
+    when = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    record_activity(lead=lead, kind="page_view", occurred_at=when, source="web", external_id="e1")
+    with pytest.raises(ValidationError) as error:
+        record_activity(
+            lead=lead, kind="page_view", occurred_at=when, source="web", external_id="e1"
+        )
+    assert "exists already" in str(error.value)
+    assert Activity.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["Page View", "page-view", "", "x" * 65])
+def test_a_malformed_activity_kind_is_refused(kind):
+    lead, _ = upsert_lead(email="dana@northwind.com")
+    with pytest.raises(ValidationError) as error:
+        record_activity(lead=lead, kind=kind, occurred_at=timezone.now())
+    assert "kind" in error.value.message_dict
+    assert not Activity.objects.exists()
+
+
+def test_an_activity_more_than_a_day_in_the_future_is_refused():
+    lead, _ = upsert_lead(email="dana@northwind.com")
+    with pytest.raises(ValidationError) as error:
+        record_activity(
+            lead=lead, kind="page_view", occurred_at=timezone.now() + timedelta(hours=25)
+        )
+    assert "future" in str(error.value)
+    assert not Activity.objects.exists()
+
+
+def test_a_time_without_offset_is_read_in_the_site_time_zone(settings):
+    settings.TIME_ZONE = "America/New_York"
+    lead, _ = upsert_lead(email="dana@northwind.com")
+    activity = record_activity(lead=lead, kind="page_view", occurred_at=datetime(2026, 1, 15, 9, 0))
+    assert activity.occurred_at == datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
