@@ -1,5 +1,8 @@
 from django.contrib import admin
 
+from scoring.models import ScoreChange
+from scoring.services import rescore_leads
+
 from .models import Account, Activity, Lead
 
 
@@ -21,6 +24,11 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["industry", "country", "funding_stage"]
     search_fields = ["name", "domain"]
     inlines = [LeadInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Fit rules read the account (size, industry…): its leads' scores follow its edits.
+        rescore_leads(obj.leads.values_list("pk", flat=True), reason=ScoreChange.Reason.EDIT)
 
 
 @admin.register(Lead)
@@ -77,6 +85,10 @@ class LeadAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        rescore_leads([obj.pk], reason=ScoreChange.Reason.EDIT)
+
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj: Lead) -> str:
         return obj.full_name
@@ -96,3 +108,7 @@ class ActivityAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     # Counting ten million rows for the paginator is slower than the page itself.
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        rescore_leads([obj.lead_id], reason=ScoreChange.Reason.ACTIVITY)

@@ -1,9 +1,14 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from .free_mail import is_free_mail
+
+FUTURE_TOLERANCE = timedelta(hours=24)
 
 kind_validator = RegexValidator(
     r"^[a-z0-9_]{1,64}$",
@@ -199,3 +204,9 @@ class Activity(models.Model):
         if self.external_id == "":
             self.external_id = None
         super().save(*args, **kwargs)
+
+    def clean(self):
+        # A clock a day ahead is a bug at the sender, and a future event would score as fresh
+        # interest for days.
+        if self.occurred_at and self.occurred_at > timezone.now() + FUTURE_TOLERANCE:
+            raise ValidationError({"occurred_at": "More than 24 hours in the future."})

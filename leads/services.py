@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,8 +14,6 @@ from scoring.services import rescore_leads
 
 from .free_mail import is_free_mail
 from .models import Account, Activity, Lead
-
-FUTURE_TOLERANCE = timedelta(hours=24)
 
 LEAD_FIELDS = ("first_name", "last_name", "title", "source", "external_id", "attributes")
 ACCOUNT_FIELDS = (
@@ -92,17 +90,13 @@ def record_activity(
     properties: dict | None = None,
     source: str = "",
     external_id: str | None = None,
-    rescore: bool = True,
 ) -> Activity:
     """Store one activity and rescore its lead at once. Raises ValidationError when invalid,
     including a repeat of (source, external_id): a retried delivery is never a second event."""
-    occurred_at = aware(occurred_at)
-    if occurred_at > timezone.now() + FUTURE_TOLERANCE:
-        raise ValidationError({"occurred_at": "More than 24 hours in the future."})
     activity = Activity(
         lead=lead,
         kind=kind,
-        occurred_at=occurred_at,
+        occurred_at=aware(occurred_at),
         url=url or "",
         properties=properties or {},
         source=source or "",
@@ -116,6 +110,5 @@ def record_activity(
         raise ValidationError(
             {"external_id": f"An activity from {source!r} with id {external_id!r} exists already."}
         ) from error
-    if rescore:
-        rescore_leads([lead.pk], reason=ScoreChange.Reason.ACTIVITY)
+    rescore_leads([lead.pk], reason=ScoreChange.Reason.ACTIVITY)
     return activity

@@ -98,8 +98,22 @@ class BehaviorRuleForm(forms.ModelForm):
         return data
 
 
+def _cell(cell: str) -> forms.ChoiceField:
+    return forms.ChoiceField(label=f"Cell {cell}", choices=MATRIX_CHOICES)
+
+
+def _sla(key: str) -> forms.FloatField:
+    return forms.FloatField(label=SLA_LABELS[key], min_value=0.01)
+
+
 class RuleSetForm(forms.ModelForm):
     """The matrix and SLAs as nine selects and four numbers instead of raw JSON."""
+
+    cell_A1, cell_A2, cell_A3 = _cell("A1"), _cell("A2"), _cell("A3")
+    cell_B1, cell_B2, cell_B3 = _cell("B1"), _cell("B2"), _cell("B3")
+    cell_C1, cell_C2, cell_C3 = _cell("C1"), _cell("C2"), _cell("C3")
+    sla_mql_priority, sla_mql_fast_track = _sla("mql_priority"), _sla("mql_fast_track")
+    sla_mql_standard, sla_disposition = _sla("mql_standard"), _sla("disposition")
 
     class Meta:
         model = RuleSet
@@ -116,15 +130,10 @@ class RuleSetForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        matrix, sla = self.instance.matrix, self.instance.sla_hours
         for cell in MATRIX_CELLS:
-            self.fields[f"cell_{cell}"] = forms.ChoiceField(
-                label=f"Cell {cell}", choices=MATRIX_CHOICES, initial=matrix.get(cell)
-            )
+            self.initial.setdefault(f"cell_{cell}", self.instance.matrix.get(cell))
         for key in SLA_KEYS:
-            self.fields[f"sla_{key}"] = forms.FloatField(
-                label=SLA_LABELS[key], min_value=0.01, initial=sla.get(key)
-            )
+            self.initial.setdefault(f"sla_{key}", self.instance.sla_hours.get(key))
 
     def clean(self):
         data = super().clean()

@@ -15,7 +15,7 @@ def score_rows() -> Iterator[dict]:
     """Each lead's stored score for export_scores, ordered by e-mail, streamed in chunks."""
     ruleset = RuleSet.objects.active()
     matrix = ruleset.matrix if ruleset else {}
-    leads = Lead.objects.order_by("email").values_list(
+    leads = Lead.objects.order_by("email").values(
         "email",
         "fit_score",
         "interest_score",
@@ -26,21 +26,11 @@ def score_rows() -> Iterator[dict]:
         "disqualified",
         "stage",
     )
-    for email, fit, interest, total, fit_tier, interest_tier, cell, disq, stage in leads.iterator(
-        chunk_size=5000
-    ):
-        yield {
-            "email": email,
-            "fit_score": f"{fit:.2f}",
-            "interest_score": f"{interest:.2f}",
-            "total_score": f"{total:.2f}",
-            "fit_tier": fit_tier,
-            "interest_tier": interest_tier,
-            "cell": cell,
-            "action": matrix.get(cell, ""),
-            "disqualified": "true" if disq else "false",
-            "stage": stage,
-        }
+    for row in leads.iterator(chunk_size=5000):
+        for key in ("fit_score", "interest_score", "total_score"):
+            row[key] = round(row[key], 2)
+        row["action"] = matrix.get(row["cell"], "")
+        yield row
 
 
 def lead_facts(lead: Lead) -> dict:

@@ -117,7 +117,13 @@ class SqliteDialect(Dialect):
         return f"{column} REGEXP %s", ["(?i)" + pattern]
 
     def attribute_text(self, key):
-        return f"CAST(json_extract(l.attributes, '$.\"{key}\"') AS TEXT)"
+        # json_extract turns JSON true/false into 1/0; spell them as PostgreSQL's ->> does.
+        path = f"'$.\"{key}\"'"
+        return (
+            f"(CASE json_type(l.attributes, {path}) WHEN 'true' THEN 'true' "
+            f"WHEN 'false' THEN 'false' "
+            f"ELSE CAST(json_extract(l.attributes, {path}) AS TEXT) END)"
+        )
 
     def attribute_type(self, key):
         return (

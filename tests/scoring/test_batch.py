@@ -243,7 +243,7 @@ def _named(rules, prefix):
 
 
 @settings(
-    max_examples=40,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -298,3 +298,28 @@ def test_stored_scores_match_the_engine_for_random_rules_and_activity(
         assert lead.interest_score == pytest.approx(expected.interest, abs=1e-6)
         assert lead.disqualified == expected.disqualified
         assert lead.cell == expected.cell
+
+
+def _peak_python_memory_of_a_full_rescore(activities_per_lead: int) -> int:
+    import tracemalloc
+
+    RuleSet.objects.all().delete()
+    Lead.objects.all().delete()
+    ruleset = active(parse_ruleset(SAMPLE))
+    people = Lead.objects.bulk_create(Lead(email=f"p{i}@co{i}.com") for i in range(50))
+    Activity.objects.bulk_create(
+        Activity(lead=lead, kind="email_open", occurred_at=T - timedelta(hours=n))
+        for lead in people
+        for n in range(activities_per_lead)
+    )
+    tracemalloc.start()
+    start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, as_of=T, sync=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_rescore_memory_does_not_grow_with_the_number_of_activities():
+    few = _peak_python_memory_of_a_full_rescore(2)
+    many = _peak_python_memory_of_a_full_rescore(200)  # 100 times the activities
+    assert many < few * 1.5 + 100_000

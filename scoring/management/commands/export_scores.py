@@ -28,8 +28,17 @@ class Command(BaseCommand):
     def handle(self, *args, format: str, **options):
         rows = score_rows()
         if format == "json":
-            self.stdout.write(json.dumps(list(rows), indent=1))
+            self.stdout.write(json.dumps([{c: row[c] for c in COLUMNS} for row in rows]))
             return
-        writer = csv.DictWriter(self.stdout, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([self.csv_value(row[c]) for c in COLUMNS])
+
+    @staticmethod
+    def csv_value(value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return f"{value:.2f}"
+        return str(value)
