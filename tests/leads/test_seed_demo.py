@@ -36,7 +36,7 @@ def demo_settings(settings):
     settings.DEBUG = True  # seed_demo refuses to create its known logins in production
 
 
-def test_it_refuses_to_seed_demo_logins_in_production(settings):
+def test_it_refuses_to_seed_demo_logins_in_production(settings, db):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="production"):
         seed()
