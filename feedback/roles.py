@@ -18,6 +18,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "scoring.fitrule": ("view", "add", "change", "delete"),
         "scoring.behaviorrule": ("view", "add", "change", "delete"),
         "scoring.scorechange": ("view",),
+        "feedback.outcome": ("view", "add", "change"),
     },
     SDR: {
         "leads.account": ("view",),
@@ -33,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "scoring.behaviorrule": ("view",),
         "scoring.scorechange": ("view",),
         "feedback.sdrprofile": ("view", "add", "change"),
+        "feedback.outcome": ("view",),
     },
 }
 

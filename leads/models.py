@@ -19,35 +19,38 @@ country_validator = RegexValidator(
 )
 
 
-class NormalizedEmailField(models.EmailField):
+class NormalizedOnSave:
+    """Store the field's to_python() form, also on paths that skip full_clean (bulk_create)."""
+
+    def pre_save(self, model_instance, add):
+        value = self.to_python(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class NormalizedEmailField(NormalizedOnSave, models.EmailField):
     """An e-mail stored trimmed and lower-cased, so one person is one lead whatever the casing."""
 
     def to_python(self, value):
         value = super().to_python(value)
         return value.strip().lower() if isinstance(value, str) else value
 
-    def pre_save(self, model_instance, add):
-        value = self.to_python(getattr(model_instance, self.attname))
-        setattr(model_instance, self.attname, value)
-        return value
 
+class DomainField(NormalizedOnSave, models.CharField):
+    """A web domain, lower-case; blank is stored as NULL so uniqueness ignores it."""
 
-class DomainField(models.CharField):
     def to_python(self, value):
         value = super().to_python(value)
-        return value.strip().lower() if isinstance(value, str) else value
-
-    def pre_save(self, model_instance, add):
-        value = self.to_python(getattr(model_instance, self.attname))
-        setattr(model_instance, self.attname, value)
-        return value
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
 
 class Account(models.Model):
     name = models.CharField(max_length=200)
+    # Empty for a company known only by name (a lead on free-mail with a company column).
     domain = DomainField(
         max_length=253,
-        unique=True,
+        null=True,
+        blank=True,
         validators=[
             RegexValidator(
                 r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
@@ -71,9 +74,16 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=models.Q(domain__isnull=False),
+                name="account_domain_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.domain})"
+        return f"{self.name} ({self.domain})" if self.domain else self.name
 
     def save(self, *args, **kwargs):
         if self.country:
@@ -152,15 +162,19 @@ class Lead(models.Model):
         return self.full_name or self.email
 
     def save(self, *args, **kwargs):
+        self.normalize()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
+        super().save(*args, **kwargs)
+
+    def normalize(self) -> None:
+        """Derive the stored e-mail fields; bulk_create skips save(), so bulk paths call this."""
         self.email = (self.email or "").strip().lower()
         self.email_domain = self.email.rpartition("@")[2]
         self.email_is_free = is_free_mail(self.email_domain)
         if self.external_id == "":
             self.external_id = None
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "email" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
-        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,45 +40,76 @@ def aware(value: datetime) -> datetime:
     return value
 
 
-def find_or_create_account(*, email: str, domain: str = "", **fields: Any) -> Account | None:
-    """The lead's account by company domain, else by its e-mail's domain unless free-mail."""
+def _assign(instance, values: dict) -> bool:
+    """Set the values that differ; True when anything changed."""
+    changed = False
+    for key, value in values.items():
+        if getattr(instance, key) != value:
+            setattr(instance, key, value)
+            changed = True
+    return changed
+
+
+def find_or_create_account(
+    *, email: str, current: Account | None = None, domain: str | None = None, **fields: Any
+) -> Account | None:
+    """The lead's account: by company domain, else by its e-mail's domain unless free-mail.
+
+    A lead on free-mail whose company is known only by name or details keeps them on an account
+    of its own without a domain, so fit rules still see its size and industry.
+    """
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({f"account.{name}": "Unknown field." for name in sorted(unknown)})
+    values = {k: v for k, v in fields.items() if v not in (None, "")}
     domain = (domain or "").strip().lower()
     if not domain:
         email_domain = email.rpartition("@")[2]
-        if not email_domain or is_free_mail(email_domain):
-            return None
-        domain = email_domain
-    values = {k: v for k, v in fields.items() if k in ACCOUNT_FIELDS and v not in (None, "")}
-    account = Account.objects.filter(domain=domain).first()
-    if account is None:
-        account = Account(domain=domain, name=values.pop("name", "") or domain)
-    for key, value in values.items():
-        setattr(account, key, value)
-    account.full_clean()
-    account.save()
+        if email_domain and not is_free_mail(email_domain):
+            domain = email_domain
+    if domain:
+        account = Account.objects.filter(domain=domain).first() or Account(
+            domain=domain, name=domain
+        )
+    elif values:
+        account = current if current is not None and not current.domain else Account()
+        values.setdefault("name", account.name or email)
+    else:
+        return current if current is not None and not current.domain else None
+    if _assign(account, values) or account.pk is None:
+        account.full_clean()
+        account.save()
     return account
 
 
 @transaction.atomic
-def upsert_lead(*, email: str, account: dict | None = None, **fields: Any) -> tuple[Lead, bool]:
-    """Create or update the lead with this e-mail; rescore it. Raises ValidationError."""
+def upsert_lead(
+    *, email: str, account: dict | None = None, rescore: bool = True, **fields: Any
+) -> tuple[Lead, bool]:
+    """Create or update the lead with this e-mail. Raises ValidationError naming the field.
+
+    Fields left out (or None) keep their value; an unchanged lead is not written at all, so
+    importing the same file twice changes nothing.
+    """
     email = normalize_email(email)
     unknown = set(fields) - set(LEAD_FIELDS) - {"created_at"}
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
-    lead = Lead.objects.filter(email=email).first()
+    lead = Lead.objects.filter(email=email).select_related("account").first()
     created = lead is None
     if created:
         lead = Lead(email=email)
-    for key, value in fields.items():
-        if value is not None:
-            setattr(lead, key, aware(value) if key == "created_at" else value)
+    values = {k: aware(v) if k == "created_at" else v for k, v in fields.items() if v is not None}
+    changed = _assign(lead, values)
     if account is not None or created:
-        lead.account = find_or_create_account(email=email, **(account or {}))
-    lead.full_clean(validate_unique=True)
-    lead.save()
-    rescore_leads([lead.pk], reason=ScoreChange.Reason.EDIT)
-    lead.refresh_from_db()
+        found = find_or_create_account(email=email, current=lead.account, **(account or {}))
+        changed = _assign(lead, {"account": found}) or changed
+    if created or changed:
+        lead.full_clean()
+        lead.save()
+        if rescore:
+            rescore_leads([lead.pk], reason=ScoreChange.Reason.EDIT)
+            lead.refresh_from_db()
     return lead, created
 
 
@@ -112,3 +145,112 @@ def record_activity(
         ) from error
     rescore_leads([lead.pk], reason=ScoreChange.Reason.ACTIVITY)
     return activity
+
+
+# Activities in sets (API batches, CSV imports) --------------------------------------------------
+
+
+@dataclass
+class NewActivity:
+    """A validated activity waiting to be stored; `email` or `lead_id` names its lead."""
+
+    kind: str
+    occurred_at: datetime
+    email: str = ""
+    lead_id: int | None = None
+    url: str = ""
+    properties: dict = field(default_factory=dict)
+    source: str = ""
+    external_id: str | None = None
+
+    def natural_key(self, lead_id: int) -> tuple:
+        return (lead_id, self.kind, self.occurred_at, self.url, self.source)
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicates: int = 0
+    leads_created: int = 0
+    unknown_lead_ids: list[int] = field(default_factory=list)  # positions in the input
+    lead_ids: set[int] = field(default_factory=set)
+
+
+def leads_by_email(emails: Iterable[str]) -> tuple[dict[str, int], int]:
+    """Ids of the leads with these e-mails, creating a bare lead for each unknown one."""
+    wanted = {normalize_email(e) for e in emails if e}
+    found = dict(Lead.objects.filter(email__in=wanted).values_list("email", "id"))
+    missing = wanted - found.keys()
+    if missing:
+        new = [Lead(email=email) for email in sorted(missing)]
+        for lead in new:
+            lead.normalize()
+        # A concurrent request may create the same lead: the conflict is skipped, then read.
+        Lead.objects.bulk_create(new, ignore_conflicts=True)
+        found.update(Lead.objects.filter(email__in=missing).values_list("email", "id"))
+    return found, len(missing)
+
+
+@transaction.atomic
+def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> IngestResult:
+    """Store activities in sets: leads resolved in one query, repeats skipped, one rescore.
+
+    A repeat is the same (source, external_id), or — without an external id — the same lead,
+    kind, time, URL and source: so a retried batch or a re-imported file adds nothing.
+    """
+    result = IngestResult()
+    lead_of_email, result.leads_created = leads_by_email(i.email for i in items if i.email)
+    given_ids = {i.lead_id for i in items if i.lead_id is not None}
+    known_ids = set(Lead.objects.filter(pk__in=given_ids).values_list("pk", flat=True))
+
+    resolved: list[tuple[NewActivity, int]] = []
+    for position, item in enumerate(items):
+        lead_id = item.lead_id if item.lead_id is not None else lead_of_email.get(item.email)
+        if lead_id is None or (item.lead_id is not None and lead_id not in known_ids):
+            result.unknown_lead_ids.append(position)
+        else:
+            resolved.append((item, lead_id))
+
+    seen_external = set(
+        Activity.objects.filter(
+            external_id__in={i.external_id for i, _ in resolved if i.external_id}
+        ).values_list("source", "external_id")
+    )
+    keyless = [(i, lead_id) for i, lead_id in resolved if not i.external_id]
+    seen_natural = set()
+    if keyless:
+        seen_natural = set(
+            Activity.objects.filter(
+                lead_id__in={lead_id for _, lead_id in keyless},
+                occurred_at__in={i.occurred_at for i, _ in keyless},
+                external_id__isnull=True,
+            ).values_list("lead_id", "kind", "occurred_at", "url", "source")
+        )
+
+    new = []
+    for item, lead_id in resolved:
+        if item.external_id:
+            key, seen = (item.source, item.external_id), seen_external
+        else:
+            key, seen = item.natural_key(lead_id), seen_natural
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        new.append(
+            Activity(
+                lead_id=lead_id,
+                kind=item.kind,
+                occurred_at=item.occurred_at,
+                url=item.url,
+                properties=item.properties,
+                source=item.source,
+                external_id=item.external_id,
+            )
+        )
+        result.lead_ids.add(lead_id)
+    Activity.objects.bulk_create(new)
+    result.created = len(new)
+    if rescore and result.lead_ids:
+        rescore_leads(result.lead_ids, reason=ScoreChange.Reason.ACTIVITY)
+    return result

@@ -16,7 +16,6 @@ class Command(BaseCommand):
             ruleset = load_default_ruleset(publish=True, sync=True)
             self.stdout.write(f"Published the default rule set {ruleset.name!r}; leads scored.")
         self.stdout.write(
-            "\nLeadgauge demo: http://127.0.0.1:8000/  (admin at /admin/)\n"
-            "Log in as marketing, manager, sdr1, sdr2, sdr3 or admin; "
+            "\nLog in as marketing, manager, sdr1, sdr2, sdr3 or admin; "
             "the password is leadgauge-demo for all of them.\n"
         )
