@@ -99,13 +99,3 @@ class ActivityRowForm(TimedRowForm):
     kind = forms.CharField(max_length=64, validators=[kind_validator])
     url = forms.CharField(max_length=2000, required=False)
     source = forms.CharField(max_length=100, required=False)
-
-
-class OutcomeRowForm(TimedRowForm):
-    type = forms.ChoiceField(
-        choices=[("opportunity", "opportunity"), ("won", "won"), ("lost", "lost")],
-        error_messages={"invalid_choice": "Must be opportunity, won or lost."},
-    )
-    amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, required=False, validators=[MinValueValidator(0)]
-    )

@@ -204,6 +204,15 @@ def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> in
     )
 
 
+def rescore_all(*, reason: str) -> int:
+    """Rescore every lead here and now (a large import); returns how many leads there are."""
+    ruleset = RuleSet.objects.active()
+    if ruleset is None:
+        return 0
+    start_rescore(ruleset, reason=reason, sync=True)
+    return Lead.objects.count()
+
+
 def lead_id_chunks(chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
     bounds = Lead.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
