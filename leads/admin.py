@@ -1,9 +1,13 @@
 from django.contrib import admin
+from import_export.admin import ExportMixin
 
 from scoring.models import ScoreChange
 from scoring.services import rescore_leads
 
+from .admin_imports import CsvImportAdminMixin
+from .imports import ActivityImport, LeadImport
 from .models import Account, Activity, Lead
+from .resources import LeadScoreResource
 
 
 class LeadInline(admin.TabularInline):
@@ -32,7 +36,9 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
+    importer = LeadImport
+    resource_classes = [LeadScoreResource]
     list_display = [
         "email",
         "full_name",
@@ -99,7 +105,8 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(CsvImportAdminMixin, admin.ModelAdmin):
+    importer = ActivityImport
     list_display = ["occurred_at", "kind", "lead", "url", "source"]
     list_filter = ["kind", "source"]
     search_fields = ["lead__email", "url", "external_id"]

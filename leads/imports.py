@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -18,6 +19,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from scoring.models import ScoreChange
 from scoring.services import rescore_all, rescore_leads
@@ -79,9 +81,14 @@ class CsvImport:
     required: tuple[str, ...]
 
     def __init__(
-        self, *, skip_errors: bool = False, progress: Callable[[float], None] | None = None
+        self,
+        *,
+        skip_errors: bool = False,
+        dry_run: bool = False,
+        progress: Callable[[float], None] | None = None,
     ):
         self.skip_errors = skip_errors
+        self.dry_run = dry_run
         self.progress = progress
         self.report = ImportReport()
         self.affected: set[int] = set()
@@ -103,7 +110,8 @@ class CsvImport:
         with transaction.atomic():
             self._import_rows(reader, header, lambda: binary.tell() / size if size else 1)
             failed = self.report.error_count and not self.skip_errors
-            if failed:
+            if failed or self.dry_run:
+                # A dry run writes for real, so its counts are exact, then rolls back.
                 transaction.set_rollback(True)
             else:
                 self._rescore()
@@ -297,3 +305,30 @@ class ActivityImport(CsvImport):
         self.report.duplicates += result.duplicates
         self.report.leads_created += result.leads_created
         self.affect(result.lead_ids)
+
+
+def xlsx_as_csv(binary: IO[bytes]) -> IO[bytes]:
+    """The first sheet of an XLSX workbook as CSV bytes, streamed row by row."""
+    try:
+        workbook = load_workbook(binary, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises zipfile, KeyError and its own errors alike
+        report = ImportReport()
+        report.add_error(RowError(1, "", f"Not a readable XLSX workbook ({error})."))
+        raise ImportRefused(report) from error
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (returned)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    for row in workbook.worksheets[0].iter_rows(values_only=True):
+        writer.writerow(["" if cell is None else _cell_text(cell) for cell in row])
+    workbook.close()
+    text.detach()
+    out.seek(0)
+    return out
+
+
+def _cell_text(cell) -> str:
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
