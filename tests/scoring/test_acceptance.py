@@ -144,11 +144,14 @@ def make_data(seed: int):
     for n in range(60):
         domain = rng.choice(["gmail.com", f"co{n % 7}.com", "rivalco.com", f"firm{n}.io"])
         # Company details belong to the account: leads at one domain share them.
-        company = companies.setdefault(domain if domain not in FREE else n, {
-            "industry": rng.choice(["Software", "logistics", "Retail", "", "FinTech"]),
-            "employee_count": rng.choice([None, 5, 19, 20, 50, 500, 501, 2000, 4999, 5000]),
-            "country": rng.choice(["US", "CA", "DE", ""]),
-        })
+        company = companies.setdefault(
+            domain if domain not in FREE else n,
+            {
+                "industry": rng.choice(["Software", "logistics", "Retail", "", "FinTech"]),
+                "employee_count": rng.choice([None, 5, 19, 20, 50, 500, 501, 2000, 4999, 5000]),
+                "country": rng.choice(["US", "CA", "DE", ""]),
+            },
+        )
         lead = {"email": f"person{n}@{domain}", "title": rng.choice(titles), **company}
         leads.append(lead)
         for k in range(rng.choice([0, 1, 3, 8, 20])):
