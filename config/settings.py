@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "leads",
     "scoring",
     "feedback",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,8 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles"))
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Uploads (imports) can be large; they go to a temporary file, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The API takes batches of 1,000 activities; it refuses larger bodies itself with a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

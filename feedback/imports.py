@@ -14,13 +14,13 @@ class OutcomeImport(CsvImport):
         result = record_outcomes(
             [
                 NewOutcome(
-                    email=form.cleaned_data["email"],
-                    type=form.cleaned_data["type"],
-                    occurred_at=form.cleaned_data["occurred_at"],
-                    amount=form.cleaned_data["amount"],
-                    external_id=form.cleaned_data["external_id"] or None,
+                    email=data["email"],
+                    type=data["type"],
+                    occurred_at=data["occurred_at"],
+                    amount=data["amount"],
+                    external_id=data["external_id"] or None,
                 )
-                for _, form in rows
+                for _, data in rows
             ]
         )
         self.report.created += result.created

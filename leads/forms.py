@@ -20,14 +20,12 @@ class TechnologiesField(forms.CharField):
         return [item.strip() for item in text.split(";") if item.strip()]
 
 
-class RowForm(forms.Form):
-    """A CSV row: blank cells mean "not given", so an upsert never blanks a known value."""
-
-    def provided(self) -> dict:
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
+def provided(data: dict) -> dict:
+    """A CSV row's given values: blank cells mean "not given", so an upsert never blanks one."""
+    return {k: v for k, v in data.items() if v not in (None, "", [])}
 
 
-class LeadRowForm(RowForm):
+class LeadRowForm(forms.Form):
     email = forms.EmailField(max_length=254)
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100, required=False)
@@ -51,16 +49,18 @@ class LeadRowForm(RowForm):
     funding_stage = forms.CharField(max_length=50, required=False)
     created_at = forms.DateTimeField(required=False)
 
-    def lead_fields(self) -> dict:
-        data = self.provided()
+    @staticmethod
+    def lead_fields(cleaned: dict) -> dict:
+        data = provided(cleaned)
         return {
             k: data[k]
             for k in ("first_name", "last_name", "title", "source", "external_id", "created_at")
             if k in data
         }
 
-    def account_fields(self) -> dict:
-        data = self.provided()
+    @staticmethod
+    def account_fields(cleaned: dict) -> dict:
+        data = provided(cleaned)
         account = {
             k: data[k]
             for k in (
@@ -80,7 +80,7 @@ class LeadRowForm(RowForm):
         return account
 
 
-class TimedRowForm(RowForm):
+class TimedRowForm(forms.Form):
     email = forms.EmailField(max_length=254)
     occurred_at = forms.DateTimeField()
     external_id = forms.CharField(max_length=200, required=False)

@@ -151,6 +151,7 @@ class Lead(models.Model):
                 fields=["external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="lead_external_id_unique",
+                violation_error_message="Another lead has this CRM id (external_id).",
             ),
             models.CheckConstraint(condition=~models.Q(email=""), name="lead_email_not_empty"),
         ]

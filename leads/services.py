@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -52,8 +52,9 @@ def _assign(instance, values: dict) -> bool:
 
 def find_or_create_account(
     *, email: str, current: Account | None = None, domain: str | None = None, **fields: Any
-) -> Account | None:
-    """The lead's account: by company domain, else by its e-mail's domain unless free-mail.
+) -> tuple[Account | None, bool]:
+    """The lead's account and whether it was written: found by company domain, else by the
+    e-mail's domain unless free-mail.
 
     A lead on free-mail whose company is known only by name or details keeps them on an account
     of its own without a domain, so fit rules still see its size and industry.
@@ -75,17 +76,24 @@ def find_or_create_account(
         account = current if current is not None and not current.domain else Account()
         values.setdefault("name", account.name or email)
     else:
-        return current if current is not None and not current.domain else None
-    if _assign(account, values) or account.pk is None:
+        return (current if current is not None and not current.domain else None), False
+    changed = _assign(account, values) or account.pk is None
+    if changed:
         account.full_clean()
         account.save()
-    return account
+    return account, changed
+
+
+class LeadUpsert(NamedTuple):
+    lead: Lead
+    created: bool
+    changed: bool  # the lead or its account was written
 
 
 @transaction.atomic
 def upsert_lead(
     *, email: str, account: dict | None = None, rescore: bool = True, **fields: Any
-) -> tuple[Lead, bool]:
+) -> LeadUpsert:
     """Create or update the lead with this e-mail. Raises ValidationError naming the field.
 
     Fields left out (or None) keep their value; an unchanged lead is not written at all, so
@@ -101,16 +109,21 @@ def upsert_lead(
         lead = Lead(email=email)
     values = {k: aware(v) if k == "created_at" else v for k, v in fields.items() if v is not None}
     changed = _assign(lead, values)
+    account_changed = False
     if account is not None or created:
-        found = find_or_create_account(email=email, current=lead.account, **(account or {}))
+        found, account_changed = find_or_create_account(
+            email=email, current=lead.account, **(account or {})
+        )
         changed = _assign(lead, {"account": found}) or changed
     if created or changed:
         lead.full_clean()
         lead.save()
-        if rescore:
-            rescore_leads([lead.pk], reason=ScoreChange.Reason.EDIT)
-            lead.refresh_from_db()
-    return lead, created
+    if rescore and (created or changed or account_changed):
+        # Fit rules read the account: when it changed, all of its leads may score differently.
+        others = lead.account.leads.values_list("pk", flat=True) if account_changed else []
+        rescore_leads([lead.pk, *others], reason=ScoreChange.Reason.EDIT)
+        lead.refresh_from_db()
+    return LeadUpsert(lead, created, created or changed or account_changed)
 
 
 @transaction.atomic
@@ -211,9 +224,11 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
         else:
             resolved.append((item, lead_id))
 
+    keyed = [i for i, _ in resolved if i.external_id]
+    # Both columns, so the lookup uses the (source, external_id) unique index.
     seen_external = set(
         Activity.objects.filter(
-            external_id__in={i.external_id for i, _ in resolved if i.external_id}
+            source__in={i.source for i in keyed}, external_id__in={i.external_id for i in keyed}
         ).values_list("source", "external_id")
     )
     keyless = [(i, lead_id) for i, lead_id in resolved if not i.external_id]

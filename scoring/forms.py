@@ -8,6 +8,7 @@ from .models import BehaviorRule, FitRule, RuleSet
 from .rulesets import (
     ACTION_LABELS,
     MATRIX_CELLS,
+    OPERATORS,
     SLA_KEYS,
     behavior_rule_problems,
     fit_rule_problems,
@@ -42,6 +43,10 @@ def _attach(form: forms.ModelForm, problems) -> None:
 
 
 class FitRuleForm(forms.ModelForm):
+    operator = forms.ChoiceField(
+        choices=[(op, op) for op in OPERATORS],
+        help_text=FitRule._meta.get_field("operator").help_text,
+    )
     values = ListField(required=False, help_text=FitRule._meta.get_field("values").help_text)
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,6 +23,8 @@ from .sql import LeadSelection, dialect_for, score_select
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 50_000
+# Up to this many leads are rescored by id; more go by id range.
+ID_LIST_LIMIT = 1000
 _TEMP_TABLE = "lg_scores"
 
 
@@ -194,14 +197,34 @@ def apply_scores(
 
 
 def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> int:
-    """Rescore a few leads at once with the active rule set (activity arrived, record edited)."""
+    """Rescore these leads now with the active rule set (activity arrived, record edited,
+    an import). Returns how many leads changed."""
     ruleset = RuleSet.objects.active()
-    ids = tuple(sorted(set(lead_ids)))
+    ids = sorted(set(lead_ids))
     if ruleset is None or not ids:
         return 0
-    return apply_scores(
-        ruleset, LeadSelection(ids=ids), as_of=as_of or timezone.now(), reason=reason
-    )
+    spec, as_of = ruleset.to_spec(), as_of or timezone.now()
+    if len(ids) <= ID_LIST_LIMIT:
+        return apply_scores(
+            ruleset, LeadSelection(ids=tuple(ids)), as_of=as_of, reason=reason, spec=spec
+        )
+    # Many leads: whole id ranges are far cheaper for the database than long IN lists, and
+    # rescoring a lead that did not change is harmless (same data, same score).
+    changed, start = 0, ids[0]
+    while start <= ids[-1]:
+        stop = start + CHUNK_SIZE
+        changed += apply_scores(
+            ruleset, LeadSelection(start=start, stop=stop), as_of=as_of, reason=reason, spec=spec
+        )
+        start = next((i for i in ids[bisect_left(ids, stop) :][:1]), ids[-1] + 1)
+    return changed
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE the tables scoring reads, after bulk writes (PostgreSQL; SQLite needs none)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE leads_lead, leads_account, leads_activity")
 
 
 def rescore_all(*, reason: str) -> int:

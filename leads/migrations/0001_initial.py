@@ -227,6 +227,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("external_id__isnull", False)),
                 fields=("external_id",),
                 name="lead_external_id_unique",
+                violation_error_message="Another lead has this CRM id (external_id).",
             ),
         ),
         migrations.AddConstraint(

@@ -82,7 +82,7 @@ def celery_worker_process(transactional_db):
 
 
 def test_publishing_rescores_every_lead_through_a_real_worker(celery_worker_process):
-    dana, _ = upsert_lead(
+    dana, *_ = upsert_lead(
         email="dana@northwind-logistics.com",
         title="VP Marketing",
         account={
@@ -93,7 +93,7 @@ def test_publishing_rescores_every_lead_through_a_real_worker(celery_worker_proc
             "country": "US",
         },
     )
-    student, _ = upsert_lead(email="kim@gmail.com", title="Student")
+    student, *_ = upsert_lead(email="kim@gmail.com", title="Student")
     from django.utils import timezone
 
     record_activity(lead=dana, kind="demo_request", occurred_at=timezone.now())
