@@ -162,6 +162,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.decay_scores",
         "schedule": env.int("DECAY_INTERVAL_SECONDS", default=3600),
     },
+    "sla-sweep": {
+        "task": "feedback.tasks.sweep_sla",
+        "schedule": env.int("SLA_SWEEP_INTERVAL_SECONDS", default=600),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

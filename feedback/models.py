@@ -14,6 +14,8 @@ class SdrProfile(models.Model):
         default=True, help_text="Untick while on holiday: no new MQLs are assigned."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Round-robin: the next new MQL goes to the accepting SDR who waited longest.
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "SDR profile"
@@ -53,3 +55,128 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class MqlClass(models.TextChoices):
+    """The matrix's MQL actions; `rank` orders the queue (priority first)."""
+
+    PRIORITY = "mql_priority", "Priority"
+    FAST_TRACK = "mql_fast_track", "Fast track"
+    STANDARD = "mql_standard", "Standard"
+
+
+MQL_RANK = {MqlClass.PRIORITY: 1, MqlClass.FAST_TRACK: 2, MqlClass.STANDARD: 3}
+
+
+class Disposition(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    BAD_FIT = "bad_fit", "Bad fit"
+    BAD_TIMING = "bad_timing", "Bad timing"
+    BAD_DATA = "bad_data", "Bad data"
+
+
+class HandoffQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(disposition="")
+
+
+class Handoff(models.Model):
+    """One MQL episode: a lead handed to sales with the score it had then, until dispositioned.
+
+    The score snapshot never changes afterwards; the lead's live score does.
+    """
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="handoffs")
+    ruleset = models.ForeignKey(
+        "scoring.RuleSet", on_delete=models.PROTECT, related_name="handoffs"
+    )
+    # The score at handoff.
+    fit_score = models.FloatField()
+    interest_score = models.FloatField()
+    total_score = models.FloatField()
+    cell = models.CharField(max_length=2)
+    contributions = models.JSONField(default=list, blank=True)
+
+    mql_class = models.CharField(max_length=16, choices=MqlClass.choices)
+    rank = models.PositiveSmallIntegerField(help_text="1 priority, 2 fast track, 3 standard.")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handoffs",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    first_touch_due = models.DateTimeField()
+    first_touched_at = models.DateTimeField(null=True, blank=True)
+    disposition_due = models.DateTimeField()
+    # The next deadline: first touch until contacted, then disposition. The queue sorts on it.
+    sla_due = models.DateTimeField()
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+
+    disposition = models.CharField(max_length=12, choices=Disposition.choices, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+    dispositioned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    dispositioned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = HandoffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["rank", "sla_due", "-total_score"]
+        constraints = [
+            # Concurrent rescoring can never open a second episode for the same lead.
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=models.Q(disposition=""),
+                name="handoff_one_open_per_lead",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["assigned_to", "rank", "sla_due"],
+                condition=models.Q(disposition=""),
+                name="handoff_queue_idx",
+            ),
+            models.Index(fields=["lead", "dispositioned_at"], name="handoff_lead_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_mql_class_display()} MQL {self.created_at:%Y-%m-%d} ({self.cell})"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.disposition
+
+
+class ScoreFlag(models.Model):
+    """An SDR's "this score is wrong": read by marketing when tuning the rules."""
+
+    class Direction(models.TextChoices):
+        TOO_HIGH = "too_high", "Too high"
+        TOO_LOW = "too_low", "Too low"
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="score_flags")
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    reason = models.TextField(max_length=2000)
+    total_score = models.FloatField(help_text="The lead's score when flagged.")
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()}: {self.reason[:40]}"

@@ -17,7 +17,13 @@ from leads.models import Lead
 
 from .engine import RuleSetSpec
 from .models import BehaviorRule, FitRule, RescoreRun, RuleSet, ScoreChange
-from .rulesets import DEFAULT_RULESET_PATH, RuleSetInvalid, parse_ruleset, ruleset_to_dict
+from .rulesets import (
+    DEFAULT_RULESET_PATH,
+    MQL_ACTIONS,
+    RuleSetInvalid,
+    parse_ruleset,
+    ruleset_to_dict,
+)
 from .sql import LeadSelection, dialect_for, score_select
 
 logger = logging.getLogger(__name__)
@@ -148,12 +154,14 @@ def apply_scores(
     as_of: datetime,
     reason: str,
     spec: RuleSetSpec | None = None,
+    open_handoffs: bool = True,
 ) -> int:
     """Score the selected leads in the database and store what changed. Returns leads changed.
 
     One statement computes every score into a temporary table; cell moves become ScoreChange
     rows; then only the leads whose score, cell or rule set differ are written, which keeps the
-    hourly decay pass cheap and makes a repeated run a no-op.
+    hourly decay pass cheap and makes a repeated run a no-op. Leads now in an MQL cell are
+    handed to sales (unless `open_handoffs` is off, as for scores stored as of the past).
     """
     spec = spec or ruleset.to_spec()
     select = score_select(spec, as_of, selection, dialect_for(connection))
@@ -192,8 +200,29 @@ def apply_scores(
             [as_of_param, ruleset.version, ruleset.version],
         )
         changed = cursor.rowcount
+        candidates = _mql_candidates(cursor, spec) if open_handoffs else []
         cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+        if candidates:
+            # Imported here: feedback builds on scoring, not the other way round.
+            from feedback.services import open_handoffs as open_handoffs_for
+
+            open_handoffs_for(ruleset, candidates)
     return changed
+
+
+def _mql_candidates(cursor, spec: RuleSetSpec) -> list[int]:
+    """Scored leads in an MQL cell, not disqualified, with no open handoff."""
+    cells = [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
+    if not cells:
+        return []
+    cursor.execute(
+        f"""SELECT s.lead_id FROM {_TEMP_TABLE} s
+            WHERE s.cell IN ({", ".join(["%s"] * len(cells))}) AND s.disqualified = 0
+              AND NOT EXISTS (SELECT 1 FROM feedback_handoff h
+                              WHERE h.lead_id = s.lead_id AND h.disposition = '')""",
+        cells,
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> int:
@@ -295,6 +324,7 @@ def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity:
             LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
             as_of=run.as_of or timezone.now(),
             reason=run.reason,
+            open_handoffs=run.open_handoffs,
         )
     finish_chunk(run_id, changed)
     return changed

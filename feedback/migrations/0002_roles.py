@@ -1,30 +1,12 @@
 """Create the Marketing, SDR and Manager groups with their permissions."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from feedback.roles import ROLE_PERMISSIONS
+    from feedback.roles import grant_role_permissions
 
-    # Permissions are normally created after all migrations ran; a fresh database needs them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, grants in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for model_label, actions in grants.items():
-            app_label, model = model_label.split(".")
-            group.permissions.add(
-                *Permission.objects.filter(
-                    content_type__app_label=app_label,
-                    codename__in=[f"{action}_{model}" for action in actions],
-                )
-            )
+    grant_role_permissions(apps)
 
 
 def remove_roles(apps, schema_editor):

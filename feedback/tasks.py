@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def sweep_sla() -> int:
+    return len(services.sweep_sla())
