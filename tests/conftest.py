@@ -46,7 +46,8 @@ def make_user(username: str, role: str | None = None, **extra) -> User:
         username, f"{username}@example.com", "pw-for-tests-123", **extra
     )
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: a transactional test's flush removes the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     if role == SDR:
         SdrProfile.objects.create(user=user)
     return user
