@@ -448,4 +448,22 @@ def record_outcomes(items: Sequence[NewOutcome]) -> OutcomeResult:
         )
     Outcome.objects.bulk_create(new)
     result.created = len(new)
+    _follow_outcomes({o.lead_id for o in new})
     return result
+
+
+def _follow_outcomes(lead_ids: set[int]) -> None:
+    """A lead's stage follows its latest outcome: opportunity, then won or lost."""
+    latest = {}
+    for lead_id, kind in (
+        Outcome.objects.filter(lead_id__in=lead_ids)
+        .order_by("lead_id", "occurred_at", "pk")
+        .values_list("lead_id", "type")
+    ):
+        latest[lead_id] = kind
+    now = timezone.now()
+    for stage in {Stage(kind) for kind in latest.values()}:
+        leads = Lead.objects.filter(pk__in=[k for k, v in latest.items() if v == stage])
+        _set_stage(
+            list(leads.exclude(stage=stage)), stage, reason=ScoreChange.Reason.OUTCOME, now=now
+        )

@@ -17,7 +17,7 @@ from typing import IO
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import reset_queries, transaction
 from openpyxl import load_workbook
 
 from scoring.models import ScoreChange
@@ -227,6 +227,8 @@ class CsvImport:
         # After the first error (without skip_errors) rows are only checked, never written.
         if batch and (self.skip_errors or not self.report.error_count):
             self.write_batch(batch)
+        # With DEBUG on, Django keeps every query's text; a million-row import must not.
+        reset_queries()
         if self.progress:
             self.progress(fraction())
 

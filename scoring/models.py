@@ -247,6 +247,7 @@ class ScoreChange(models.Model):
         PUBLISH = "publish", "Rule set published"
         DECAY = "decay", "Decay"
         HANDOFF = "handoff", "Handoff"
+        OUTCOME = "outcome", "CRM outcome"
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="score_changes")
     changed_at = models.DateTimeField(default=timezone.now)

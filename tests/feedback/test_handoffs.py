@@ -258,3 +258,18 @@ def test_publishing_a_rule_set_hands_off_the_leads_already_in_mql_cells(sdr):
     assert not RuleSet.objects.exists()
     load_default_ruleset(publish=True, sync=True)
     assert Handoff.objects.get().lead == lead
+
+
+def test_a_leads_stage_follows_its_outcomes(ruleset, sdr):
+    from datetime import UTC, datetime
+
+    from feedback.services import NewOutcome, record_outcomes
+
+    hot_lead()
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    record_outcomes([NewOutcome(email="dana@northwind.com", type="opportunity", occurred_at=at)])
+    assert Lead.objects.get().stage == Stage.OPPORTUNITY
+    record_outcomes(
+        [NewOutcome(email="dana@northwind.com", type="won", occurred_at=at + timedelta(days=30))]
+    )
+    assert Lead.objects.get().stage == Stage.WON
