@@ -367,7 +367,8 @@ def sweep_sla(*, now: datetime | None = None) -> list[Handoff]:
         late = (
             Handoff.objects.open()
             .filter(sla_breached_at__isnull=True, sla_due__lt=now)
-            .select_for_update(skip_locked=True)
+            # "of": PostgreSQL cannot lock the nullable side of the assigned_to join.
+            .select_for_update(skip_locked=True, of=("self",))
         )
         breached = list(late.select_related("lead", "assigned_to"))
         Handoff.objects.filter(pk__in=[h.pk for h in breached]).update(sla_breached_at=now)
@@ -467,3 +468,32 @@ def _follow_outcomes(lead_ids: set[int]) -> None:
         _set_stage(
             list(leads.exclude(stage=stage)), stage, reason=ScoreChange.Reason.OUTCOME, now=now
         )
+
+
+# Score flags ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: str):
+    """An SDR's (or manager's) "this score is wrong", kept with the score the lead had then and
+    the open handoff, if any, so marketing can read it next to the rules that made the score."""
+    from django.core.exceptions import ValidationError
+
+    from .models import ScoreFlag
+
+    if role_of(user) not in (SDR, MANAGER):
+        raise HandoffError("Only SDRs and managers can flag a score.")
+    if direction not in ScoreFlag.Direction.values:
+        raise ValidationError({"direction": "Say whether the score is too high or too low."})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why, so marketing can fix the rule."})
+    lead = Lead.objects.get(pk=lead_id)
+    return ScoreFlag.objects.create(
+        lead=lead,
+        handoff=Handoff.objects.open().filter(lead=lead).first(),
+        direction=direction,
+        reason=reason,
+        total_score=lead.total_score,
+        flagged_by=user,
+    )
