@@ -80,7 +80,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from feedback.models import SdrProfile
@@ -460,11 +460,11 @@ SOURCE_PREFIX = {"marketo": "mkto", "web": "evt", "app": "app", "zoom": "zoom", 
 
 # How much more likely a seniority level is to be in market than an individual contributor.
 MARKET_LIFT = {
-    "director": 2.0,
-    "head": 2.0,
-    "vp": 2.0,
-    "clevel": 2.0,
-    "manager": 1.4,
+    "director": 3.0,
+    "head": 3.0,
+    "vp": 3.0,
+    "clevel": 3.0,
+    "manager": 1.6,
     "student": 0.6,
     "intern": 0.6,
 }
@@ -776,11 +776,11 @@ class DemoDataset:
 
         # The hidden profile: who is in market depends on fit, as in life.
         size = account.employee_count if account else None
-        p_market = 0.05 * MARKET_LIFT.get(level, 1.0)
+        p_market = 0.035 * MARKET_LIFT.get(level, 1.0)
         if size and 50 <= size <= 2000:
-            p_market *= 1.6
+            p_market *= 2.0
         if account and account.industry.lower() in _TARGET_INDUSTRIES:
-            p_market *= 1.3
+            p_market *= 1.8
         if lead.email_domain and is_free_mail(lead.email_domain):
             p_market *= 0.6
         roll = rng.random()
@@ -854,9 +854,11 @@ class DemoDataset:
             add((age, kind, f"/webinars/{rng.choice(WEBINARS)}", {}))
 
     def _buying_burst(self, tenure: float, add: Callable[..., None]) -> None:
-        """Weeks of evaluation ending (often) in a demo request or a trial."""
+        """Weeks of evaluation ending (often) in a demo request or a trial: half of them soon
+        after the lead arrived (it came because it is looking), the rest at any time since."""
         rng = self.rng
-        end = rng.uniform(0, tenure)
+        gap = rng.uniform(3, 60)
+        end = tenure - gap if rng.random() < 0.5 and gap < tenure else rng.uniform(0, tenure)
         start = min(tenure, end + rng.uniform(3, 35))
 
         def when() -> float:
@@ -1039,6 +1041,9 @@ def seed_demo_data(
         ],
         batch_size=BATCH_SIZE,
     )
+    for chunk in range(0, len(accounts), LEADS_PER_STEP):
+        pks = [account.pk for account in accounts[chunk : chunk + LEADS_PER_STEP]]
+        Account.objects.filter(pk__in=pks).update(updated_at=F("created_at"))
     owners = {
         i: sdrs[a.owner_slot % len(sdrs)]
         for i, a in enumerate(dataset.accounts)
@@ -1072,6 +1077,9 @@ def seed_demo_data(
                 )
             )
         Lead.objects.bulk_create(leads, batch_size=BATCH_SIZE)
+        # Never edited since: updated_at is when it was created (auto_now stamped the seeding),
+        # so a bad-data disposition in the history holds the lead back as it would in life.
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(updated_at=F("created_at"))
         activities = [
             Activity(
                 lead=lead,
