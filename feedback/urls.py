@@ -3,5 +3,15 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    # SDRs and managers: the queue; marketing: the summary.
     path("", views.home, name="home"),
+    path("queue/counts/", views.queue_counts, name="queue-counts"),
+    path("handoffs/<int:handoff_id>/row/", views.handoff_row, name="handoff-row"),
+    path("handoffs/<int:handoff_id>/contacted/", views.mark_contacted, name="handoff-contacted"),
+    path("handoffs/<int:handoff_id>/disposition/", views.disposition, name="handoff-disposition"),
+    path("handoffs/<int:handoff_id>/undo/", views.undo, name="handoff-undo"),
+    path("handoffs/<int:handoff_id>/claim/", views.claim, name="handoff-claim"),
+    path("handoffs/<int:handoff_id>/reassign/", views.reassign, name="handoff-reassign"),
+    path("leads/<int:lead_id>/", views.lead_detail, name="lead-detail"),
+    path("leads/<int:lead_id>/flag/", views.flag_score, name="lead-flag"),
 ]

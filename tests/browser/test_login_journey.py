@@ -60,21 +60,21 @@ def test_it_refuses_a_wrong_password_and_opens_no_session(page: Page):
     expect(page).to_have_url(LOGIN_PAGE_FOR_HOME)
 
 
-def test_an_sdr_lands_on_home_without_the_rules_and_logs_out(page: Page, log_in):
+def test_an_sdr_lands_on_their_queue_without_the_rules_and_logs_out(page: Page, log_in):
     sofia = make_user("sofia", SDR, first_name="Sofia", last_name="Diaz")
 
     log_in(sofia)
 
-    expect(page).to_have_title("Home · Leadgauge")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Good to see you, Sofia")
+    expect(page).to_have_title("Queue · Leadgauge")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your queue")
     expect(page.locator(".user-name")).to_have_text("Sofia Diaz")
     expect(page.locator(".role-badge")).to_have_text("SDR")
-    expect(nav(page).get_by_role("link", name="Home")).to_have_attribute("aria-current", "page")
+    expect(nav(page).get_by_role("link", name=re.compile(r"^Queue"))).to_have_attribute(
+        "aria-current", "page"
+    )
     expect(nav(page).get_by_role("link", name="Rules")).to_have_count(0)
     expect(nav(page).get_by_role("link", name="Admin")).to_have_count(0)
-    summary = page.get_by_role("region", name="Summary")
-    for label in ("Leads", "In an MQL cell", "Disqualified", "Activities, last 7 days"):
-        expect(summary.get_by_text(label, exact=True)).to_be_visible()
+    expect(page.get_by_text("No rule set is active yet.")).to_be_visible()
     screenshot(page, "home-sdr", narrow=True)
 
     log_out(page)
