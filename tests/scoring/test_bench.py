@@ -1,0 +1,81 @@
+"""`manage.py bench --small`: a smoke run on tiny numbers, so the command never rots. The
+figures themselves are not asserted (timings vary by machine); what a user reads is."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from leads.models import Activity, Lead
+
+pytestmark = pytest.mark.django_db
+
+SMALL = ["--small", "--leads", "300", "--activities", "3000", "--repeats", "1"]
+FAST = ["--requests", "10", "--batches", "1"]
+FIGURES = [
+    "full rescore (rescore --sync)",
+    "interest by hand-written SQL (floor)",
+    "full rescore ÷ floor",
+    "rescore peak memory",
+    "decay pass",
+    "single activity ingest p50",
+    "single activity ingest p95",
+    "batch ingest",
+    "queue page p50",
+    "queue page p95",
+    "calibration page p50",
+    "calibration page p95",
+]
+
+
+def bench(*args: str) -> str:
+    out = io.StringIO()
+    call_command("bench", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_it_prints_every_figure_with_its_target_and_writes_benchmarks_md(tmp_path: Path):
+    output = tmp_path / "BENCHMARKS.md"
+    printed = bench(*SMALL, *FAST, "--output", str(output))
+
+    assert "Generating 300 leads and 3,000 activities" in printed
+    for name in FIGURES:
+        assert name in printed
+    assert "≤ 1.5 ×" in printed and "≥ 5,000 activities/s" in printed
+    written = output.read_text()
+    for name in FIGURES:
+        assert name in written
+    assert "--leads 300 --activities 3000" in written
+    assert "CPU:" in written and "database:" in written
+    assert Lead.objects.count() == 300
+    # The ingest figures' activities are removed: the generated set stays as generated.
+    assert Activity.objects.count() == 3000
+
+
+def test_a_second_run_reuses_the_data_and_refuses_a_data_set_of_another_size(tmp_path: Path):
+    output = tmp_path / "BENCHMARKS.md"
+    bench(*SMALL, *FAST, "--output", str(output))
+    output.write_text(output.read_text() + "\n## What we changed\n\nKept.\n")
+
+    printed = bench(*SMALL, *FAST, "--output", str(output))
+
+    assert "Reusing the bench data: 300 leads, 3,000 activities" in printed
+    assert "Generating" not in printed
+    assert output.read_text().count("full rescore ÷ floor") == 1
+    assert "## What we changed" in output.read_text()
+    with pytest.raises(CommandError, match="--leads 300 --activities 3000"):
+        bench("--small", "--leads", "500", "--activities", "3000", "--output", str(tmp_path))
+
+
+def test_it_refuses_a_database_with_real_leads(tmp_path: Path):
+    Lead.objects.create(email="dana@northwind.com")
+    with pytest.raises(CommandError, match="database of its own"):
+        bench(*SMALL, "--output", str(tmp_path / "B.md"))
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the refusal is SQLite's")
+def test_it_refuses_sqlite_without_small(tmp_path: Path):
+    with pytest.raises(CommandError, match="--small"):
+        bench("--leads", "10", "--output", str(tmp_path / "B.md"))
