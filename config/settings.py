@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.sweep_sla",
         "schedule": env.int("SLA_SWEEP_INTERVAL_SECONDS", default=600),
     },
+    # Daily and idempotent: it closes whatever finished months are not closed yet.
+    "close-months": {"task": "feedback.tasks.close_finished_months", "schedule": 24 * 3600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -72,7 +72,7 @@ from scoring.rulesets import MQL_ACTIONS
 from scoring.selectors import lead_facts
 
 from .models import MQL_RANK, Disposition, Handoff, Outcome, SdrProfile
-from .services import STAGE_AFTER
+from .services import STAGE_AFTER, record_contributions
 
 # Sales' decision (step 2): about two thirds of the handoffs are accepted.
 ACCEPT_BIAS, ACCEPT_FIT, ACCEPT_INTEREST = 13.5, 3.0, 1.0
@@ -614,6 +614,7 @@ def seed_demo_history(
             changes.append(_score_change(episode, at, (before, to_stage), reason, version))
             stage[pk] = to_stage
     Handoff.objects.bulk_create(handoffs, batch_size=BATCH_SIZE)
+    record_contributions(handoffs)
     Outcome.objects.bulk_create(outcomes, batch_size=BATCH_SIZE)
     ScoreChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
     # Bulk updates; update() leaves updated_at alone (the bad-data hold-back reads it).

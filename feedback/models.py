@@ -180,3 +180,36 @@ class ScoreFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()}: {self.reason[:40]}"
+
+
+class HandoffContribution(models.Model):
+    """One rule that counted in a handoff's score snapshot, as a row: the calibration's per-rule
+    lift and the backtest count handoffs by rule in SQL instead of reading every snapshot."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="rules")
+    rule = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8)  # fit | behavior
+    value = models.FloatField(help_text="Points after decay at the handoff.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["handoff", "rule"], name="handoff_rule_unique"),
+        ]
+        indexes = [models.Index(fields=["rule", "handoff"], name="handoff_rule_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.value:+.1f}"
+
+
+class CalibrationMonth(models.Model):
+    """A finished month's calibration figures, stored once so they never shift afterwards."""
+
+    month = models.DateField(unique=True, help_text="The first day of the month.")
+    figures = models.JSONField()
+    closed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%B %Y}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,7 +26,16 @@ from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.selectors import lead_facts
 
-from .models import MQL_RANK, Disposition, Handoff, Outcome, SdrProfile
+from .calibration import bounds, month_figures, month_of, shift
+from .models import (
+    MQL_RANK,
+    CalibrationMonth,
+    Disposition,
+    Handoff,
+    HandoffContribution,
+    Outcome,
+    SdrProfile,
+)
 from .roles import MANAGER, SDR, role_of
 
 UNDO_SECONDS = 10
@@ -194,6 +203,7 @@ def open_handoffs(ruleset: RuleSet, lead_ids: Sequence[int], *, now: datetime | 
     opened = list(
         Handoff.objects.open().filter(lead_id__in=lead_ids, created_at=now).select_related("lead")
     )
+    record_contributions(opened)
     _set_stage([h.lead for h in opened], Stage.MQL, reason=ScoreChange.Reason.HANDOFF, now=now)
     for handoff in opened:
         if handoff.assigned_to_id and handoff.lead.owner_id is None:
@@ -204,6 +214,19 @@ def open_handoffs(ruleset: RuleSet, lead_ids: Sequence[int], *, now: datetime | 
     if priority:
         transaction.on_commit(lambda: notify_priority_mqls([h.pk for h in priority]))
     return opened
+
+
+def record_contributions(handoffs: Iterable[Handoff]) -> None:
+    """The rules in each new handoff's snapshot as rows (the calibration counts by rule)."""
+    HandoffContribution.objects.bulk_create(
+        (
+            HandoffContribution(handoff=h, rule=c["rule"], kind=c["kind"], value=c["value"])
+            for h in handoffs
+            for c in h.contributions
+        ),
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
 
 
 def _set_stage(leads: Sequence[Lead], stage: str, *, reason: str, now: datetime) -> None:
@@ -497,3 +520,35 @@ def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: 
         total_score=lead.total_score,
         flagged_by=user,
     )
+
+
+# Month close --------------------------------------------------------------------------------------
+
+CLOSE_AFTER_DAYS = 7  # late dispositions of a month's last MQLs still count
+
+
+def close_month(month: date, *, now: datetime | None = None) -> CalibrationMonth:
+    """Store the month's calibration figures so they never shift. Closing a month again keeps
+    the stored figures: a closed month is history."""
+    now = now or timezone.now()
+    snapshot, _ = CalibrationMonth.objects.get_or_create(
+        month=month, defaults={"figures": month_figures(month, now=now), "closed_at": now}
+    )
+    return snapshot
+
+
+def close_finished_months(*, now: datetime | None = None) -> list[date]:
+    """Close every month with handoffs that ended CLOSE_AFTER_DAYS ago or more and is not closed
+    yet (the beat runs this daily, so a missed day catches up)."""
+    now = now or timezone.now()
+    first = Handoff.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    if first is None:
+        return []
+    closed = set(CalibrationMonth.objects.values_list("month", flat=True))
+    month, newly = month_of(first), []
+    while bounds(month)[1] + timedelta(days=CLOSE_AFTER_DAYS) <= now:
+        if month not in closed:
+            close_month(month, now=now)
+            newly.append(month)
+        month = shift(month, 1)
+    return newly

@@ -6,3 +6,8 @@ from . import services
 @shared_task(acks_late=True)
 def sweep_sla() -> int:
     return len(services.sweep_sla())
+
+
+@shared_task(acks_late=True)
+def close_finished_months() -> int:
+    return len(services.close_finished_months())

@@ -3,6 +3,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from feedback.services import close_finished_months
 from leads.models import Lead
 from scoring.models import RuleSet, ScoreChange
 from scoring.services import load_default_ruleset, publish_ruleset, start_rescore
@@ -35,6 +36,10 @@ class Command(BaseCommand):
         elif active is not None and seeded:
             start_rescore(active, reason=ScoreChange.Reason.RESCORE, sync=True)
             self.stdout.write(f"Scored the demo leads with the active rule set {active.name!r}.")
+        if seeded:
+            # The demo's past months, closed as the daily beat task would have closed them.
+            closed = close_finished_months()
+            self.stdout.write(f"Closed {len(closed)} months of calibration figures.")
         self.stdout.write(
             "\nLog in as marketing, manager, sdr1, sdr2, sdr3 or admin; "
             "the password is leadgauge-demo for all of them.\n"
