@@ -159,18 +159,26 @@ class QueuePage:
         return self.number + 1
 
 
-def page_of(handoffs: QuerySet[Handoff], number: int, *, now: datetime | None = None) -> QueuePage:
-    """One page of the queue. PAGE_SIZE + 1 rows are read to know whether a next page exists,
+def paged(rows: QuerySet, number: int) -> QueuePage:
+    """One page of PAGE_SIZE rows. One more row is read to know whether a next page exists,
     instead of counting them all."""
     number = max(1, number)
     offset = (number - 1) * PAGE_SIZE
-    rows = list(handoffs[offset : offset + PAGE_SIZE + 1])
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    decorate(rows, now=now)
+    fetched = list(rows[offset : offset + PAGE_SIZE + 1])
     return QueuePage(
-        rows=rows, number=number, has_previous=number > 1, has_next=has_next, start=offset + 1
+        rows=fetched[:PAGE_SIZE],
+        number=number,
+        has_previous=number > 1,
+        has_next=len(fetched) > PAGE_SIZE,
+        start=offset + 1,
     )
+
+
+def page_of(handoffs: QuerySet[Handoff], number: int, *, now: datetime | None = None) -> QueuePage:
+    """One page of the queue, each row with its SLA and reasons."""
+    page = paged(handoffs, number)
+    decorate(page.rows, now=now)
+    return page
 
 
 def decorate(handoffs: list[Handoff], *, now: datetime | None = None) -> list[Handoff]:
@@ -447,3 +455,64 @@ def lead_page(lead_id: int, user: AbstractBaseUser, *, now: datetime | None = No
         flags=list(lead.score_flags.select_related("flagged_by")[:20]),
         half_life_days=ruleset.half_life_days if ruleset else None,
     )
+
+
+# The matrix --------------------------------------------------------------------------------------
+
+CELL_SORTS = {
+    "score": ("-total_score", "pk"),
+    "fit": ("-fit_score", "pk"),
+    "interest": ("-interest_score", "pk"),
+    "newest": ("-created_at", "-pk"),
+    "name": ("last_name", "first_name", "pk"),
+}
+
+
+@dataclass
+class MatrixCell:
+    cell: str
+    action: str
+    action_label: str
+    leads: int
+    disqualified: int
+    month: dict | None  # the chosen month's handoffs, acceptance and win rate for the cell
+
+    @property
+    def is_mql(self) -> bool:
+        return self.action in MQL_ACTIONS
+
+
+def matrix(ruleset: RuleSet | None, month_cells: dict) -> list[list[MatrixCell]]:
+    """The 3 × 3 grid, fit A-C down and interest 3-1 across (as design §3 draws it), with live
+    lead counts per cell in one grouped query."""
+    counts = {
+        row["cell"]: row
+        for row in Lead.objects.order_by()
+        .values("cell")
+        .annotate(n=Count("id"), dq=Count("id", filter=Q(disqualified=True)))
+    }
+    grid = []
+    for fit in "ABC":
+        cells = []
+        for interest in "321":
+            cell = f"{fit}{interest}"
+            action = ruleset.matrix.get(cell, "") if ruleset else ""
+            row = counts.get(cell, {})
+            cells.append(
+                MatrixCell(
+                    cell=cell,
+                    action=action,
+                    action_label=ACTION_LABELS.get(action, action),
+                    leads=row.get("n", 0),
+                    disqualified=row.get("dq", 0),
+                    month=month_cells.get(cell),
+                )
+            )
+        grid.append(cells)
+    return grid
+
+
+def cell_leads(cell: str, *, sort: str = "score", page: int = 1) -> QueuePage:
+    """A page of the leads in a cell, in the chosen order."""
+    leads = Lead.objects.filter(cell=cell).select_related("account", "owner")
+    return paged(leads.order_by(*CELL_SORTS.get(sort, CELL_SORTS["score"])), page)

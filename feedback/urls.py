@@ -14,4 +14,9 @@ urlpatterns = [
     path("handoffs/<int:handoff_id>/reassign/", views.reassign, name="handoff-reassign"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead-detail"),
     path("leads/<int:lead_id>/flag/", views.flag_score, name="lead-flag"),
+    path("matrix/", views.matrix, name="matrix"),
+    path("matrix/<str:cell>/", views.matrix_cell, name="matrix-cell"),
+    path("calibration/", views.calibration_dashboard, name="calibration"),
+    path("calibration/<str:month>/", views.calibration_dashboard, name="calibration-month"),
+    path("calibration/<str:month>/export.csv", views.calibration_csv, name="calibration-csv"),
 ]

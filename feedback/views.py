@@ -12,24 +12,28 @@ htmx is configured to swap (base.html's htmx-config), so the person reads why in
 
 from __future__ import annotations
 
+import csv
+from datetime import date
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from scoring.models import RuleSet
+from scoring.rulesets import ACTION_LABELS, MATRIX_CELLS
 
-from . import selectors, services
+from . import calibration, selectors, services
 from .forms import DispositionForm, ReassignForm, ScoreFlagForm
 from .models import Disposition, Handoff
-from .roles import MANAGER, SDR, role_of
+from .roles import MANAGER, MARKETING, SDR, role_of
 from .services import HandoffError
 
 QUEUE = "feedback/queue.html"
@@ -435,3 +439,106 @@ def flag_score(request: HttpRequest, lead_id: int) -> HttpResponse:
         "can_flag": True,
     }
     return render(request, f"{LEAD}#flags", context, status=200 if flagged else 422)
+
+
+# The manager's month: calibration and the matrix ------------------------------------------------
+
+CALIBRATION = "feedback/calibration.html"
+MATRIX = "feedback/matrix.html"
+
+
+def _month_or_404(text: str | None) -> date:
+    """The month in the URL (YYYY-MM), the current month without one; a month that has not
+    begun, or is not a month, is a 404."""
+    current = calibration.month_of(timezone.now())
+    if text is None:
+        return current
+    month = calibration.parse_month(text)
+    if month is None or month > current:
+        raise Http404("No such month.")
+    return month
+
+
+def _require_dashboards(request: HttpRequest) -> None:
+    _with_groups(request)
+    if not calibration.can_read_dashboards(request.user):
+        raise PermissionDenied("The dashboards are for managers, marketing and SDRs.")
+
+
+@require_GET
+def calibration_dashboard(request: HttpRequest, month: str | None = None) -> HttpResponse:
+    _require_dashboards(request)
+    board = calibration.dashboard(_month_or_404(month), request.user)
+    template = f"{CALIBRATION}#dashboard" if _partial(request) else CALIBRATION
+    return _vary(render(request, template, {"board": board, "f": board.figures}))
+
+
+@require_GET
+def calibration_csv(request: HttpRequest, month: str) -> HttpResponse:
+    _require_dashboards(request)
+    board = calibration.dashboard(_month_or_404(month), request.user)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="calibration-{month}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["section", "name", "figure", "value", "n"])
+    for section, name, figure, value, n in calibration.csv_rows(board):
+        writer.writerow([section, name, figure, "" if value is None else value, n])
+    return response
+
+
+def _require_matrix(request: HttpRequest) -> None:
+    _with_groups(request)
+    if role_of(request.user) not in (MANAGER, MARKETING):
+        raise PermissionDenied("The matrix is for managers and marketing.")
+
+
+def _matrix_context(request: HttpRequest, month: date) -> dict:
+    ruleset = RuleSet.objects.active()
+    figures = calibration.figures_for(month, user=request.user)
+    return {
+        "grid": selectors.matrix(ruleset, figures["cells"]),
+        "ruleset": ruleset,
+        "month": month,
+        "months": [calibration.shift(month, k) for k in (-1, 1)],
+        "current_month": calibration.month_of(timezone.now()),
+    }
+
+
+@require_GET
+def matrix(request: HttpRequest) -> HttpResponse:
+    _require_matrix(request)
+    context = _matrix_context(request, _month_or_404(request.GET.get("month")))
+    template = f"{MATRIX}#grid" if _partial(request) else MATRIX
+    return _vary(render(request, template, context))
+
+
+@require_GET
+def matrix_cell(request: HttpRequest, cell: str) -> HttpResponse:
+    _require_matrix(request)
+    if cell not in MATRIX_CELLS:
+        raise Http404("No such cell.")
+    sort = request.GET.get("sort", "score")
+    if sort not in selectors.CELL_SORTS:
+        sort = "score"
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        number = 1
+    ruleset = RuleSet.objects.active()
+    context = {
+        "cell": cell,
+        "action_label": ACTION_LABELS.get(ruleset.matrix.get(cell, ""), "") if ruleset else "",
+        "sort": sort,
+        "sorts": [
+            ("score", "Score"),
+            ("fit", "Fit"),
+            ("interest", "Interest"),
+            ("newest", "Newest"),
+            ("name", "Name"),
+        ],
+        "page": selectors.cell_leads(cell, sort=sort, page=number),
+    }
+    if _partial(request):
+        return _vary(render(request, f"{MATRIX}#cell-leads", context))
+    context.update(_matrix_context(request, calibration.month_of(timezone.now())))
+    return _vary(render(request, MATRIX, context))
