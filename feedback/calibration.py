@@ -28,6 +28,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
@@ -371,6 +372,12 @@ class Dashboard:
             }
             for d in REJECTIONS
         ]
+
+    @property
+    def handoffs_query(self) -> str:
+        """The admin's handoff list filtered to the handoffs this month counts."""
+        start, end = bounds(self.month)
+        return urlencode({"created_at__gte": start.isoformat(), "created_at__lt": end.isoformat()})
 
     @property
     def previous(self) -> date:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, User
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Max, Q
@@ -34,6 +35,7 @@ from .models import (
     Handoff,
     HandoffContribution,
     Outcome,
+    ScoreFlag,
     SdrProfile,
 )
 from .roles import MANAGER, SDR, role_of
@@ -497,13 +499,9 @@ def _follow_outcomes(lead_ids: set[int]) -> None:
 
 
 @transaction.atomic
-def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: str):
+def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: str) -> ScoreFlag:
     """An SDR's (or manager's) "this score is wrong", kept with the score the lead had then and
     the open handoff, if any, so marketing can read it next to the rules that made the score."""
-    from django.core.exceptions import ValidationError
-
-    from .models import ScoreFlag
-
     if role_of(user) not in (SDR, MANAGER):
         raise HandoffError("Only SDRs and managers can flag a score.")
     if direction not in ScoreFlag.Direction.values:
@@ -519,6 +517,13 @@ def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: 
         reason=reason,
         total_score=lead.total_score,
         flagged_by=user,
+    )
+
+
+def resolve_flags(flag_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Marketing has read these flags (and changed a rule, or not): they leave the open list."""
+    return ScoreFlag.objects.filter(pk__in=list(flag_ids), resolved_at__isnull=True).update(
+        resolved_at=now or timezone.now()
     )
 
 
