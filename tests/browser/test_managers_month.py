@@ -13,7 +13,7 @@ from leads.models import Lead
 from scoring.services import load_default_ruleset
 from tests.browser import screenshot
 from tests.conftest import make_user
-from tests.feedback.test_calibration import make_handoff
+from tests.feedback.history import make_handoff
 
 
 @pytest.fixture

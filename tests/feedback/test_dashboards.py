@@ -14,7 +14,7 @@ from feedback.roles import SDR
 from leads.models import Lead
 from scoring.services import load_default_ruleset
 from tests.conftest import make_user
-from tests.feedback.test_calibration import make_handoff
+from tests.feedback.history import make_handoff
 
 pytestmark = pytest.mark.django_db
 
