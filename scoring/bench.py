@@ -203,12 +203,30 @@ def _timestamp_suffix() -> str:
 
 
 def _insert(table: str, columns: list[str], rows: Iterable[tuple]) -> None:
-    """COPY on PostgreSQL (the only way to load ten million rows in about a minute)."""
+    """COPY on PostgreSQL (the only way to load ten million rows in minutes), with the
+    table's secondary indexes dropped meanwhile and built again after: inserting rows in random
+    lead order into an index larger than shared_buffers made a 10M-row COPY take over 5 min."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
+                "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+                [table, table],
+            )
+            indexes = cursor.fetchall()
+            for name, _ in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            # Django's foreign keys are deferred: checked row by row here instead of queued
+            # until commit, since an index cannot be built while checks are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            for _, definition in indexes:
+                cursor.execute(definition)
+            cursor.execute("RESET maintenance_work_mem")
             return
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
