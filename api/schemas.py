@@ -16,7 +16,6 @@ import pydantic
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.utils import timezone
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -29,7 +28,7 @@ from pydantic import (
 )
 
 from feedback.services import NewOutcome
-from leads.models import FUTURE_TOLERANCE, Lead, kind_validator
+from leads.models import Lead, in_utc, kind_validator, time_problem
 from leads.services import NewActivity, aware
 from scoring.models import RuleSet
 from scoring.selectors import explain_lead
@@ -139,11 +138,16 @@ def _parse_time(value: Any) -> Any:
     return aware(parsed)
 
 
-def _not_far_future(value: datetime) -> datetime:
-    # A clock a day ahead is a bug at the sender; a future event would score as fresh interest.
-    if value > timezone.now() + FUTURE_TOLERANCE:
-        raise ValueError("More than 24 hours in the future.")
-    return value
+def _plausible(value: datetime, *, future_ok: bool = False) -> datetime:
+    problem = time_problem(value, future_ok=future_ok)
+    if problem:
+        raise ValueError(problem)
+    return in_utc(value)
+
+
+def _plausible_creation(value: datetime) -> datetime:
+    # A CRM's record may be dated a little ahead by its clock; only nonsense years are refused.
+    return _plausible(value, future_ok=True)
 
 
 def _email(value: str) -> str:
@@ -168,8 +172,8 @@ def _kind(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_parse_time)]
-PastTimestamp = Annotated[datetime, BeforeValidator(_parse_time), AfterValidator(_not_far_future)]
+Timestamp = Annotated[datetime, BeforeValidator(_parse_time), AfterValidator(_plausible_creation)]
+PastTimestamp = Annotated[datetime, BeforeValidator(_parse_time), AfterValidator(_plausible)]
 # Constraints sit inside `… | None`: on the union pydantic would apply them to null as well.
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Text50 = Annotated[str, Field(max_length=50)]

@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+
+from leads.models import time_problem
 
 
 class SdrProfile(models.Model):
@@ -55,6 +58,11 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.occurred_at:%Y-%m-%d}"
+
+    def clean(self):
+        problem = self.occurred_at and time_problem(self.occurred_at)
+        if problem:
+            raise ValidationError({"occurred_at": problem})
 
 
 class MqlClass(models.TextChoices):

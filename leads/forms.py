@@ -2,14 +2,30 @@
 
 from django import forms
 from django.core.validators import MinValueValidator
-from django.utils import timezone
 
-from .models import FUTURE_TOLERANCE, country_validator, kind_validator
+from .models import country_validator, in_utc, kind_validator, time_problem
 
 
 class CountryField(forms.CharField):
     def to_python(self, value):
         return super().to_python(value).upper()
+
+
+class InstantField(forms.DateTimeField):
+    """An ISO 8601 time (site time zone without an offset) that a real event could have, in UTC."""
+
+    def __init__(self, *, future_ok: bool = False, **kwargs):
+        self.future_ok = future_ok
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        instant = super().clean(value)
+        if instant is None:
+            return None
+        problem = time_problem(instant, future_ok=self.future_ok)
+        if problem:
+            raise forms.ValidationError(problem)
+        return in_utc(instant)
 
 
 class TechnologiesField(forms.CharField):
@@ -47,7 +63,7 @@ class LeadRowForm(forms.Form):
     country = CountryField(max_length=2, required=False, validators=[country_validator])
     technologies = TechnologiesField(max_length=2000, required=False)
     funding_stage = forms.CharField(max_length=50, required=False)
-    created_at = forms.DateTimeField(required=False)
+    created_at = InstantField(required=False, future_ok=True)
 
     @staticmethod
     def lead_fields(cleaned: dict) -> dict:
@@ -82,14 +98,8 @@ class LeadRowForm(forms.Form):
 
 class TimedRowForm(forms.Form):
     email = forms.EmailField(max_length=254)
-    occurred_at = forms.DateTimeField()
+    occurred_at = InstantField()
     external_id = forms.CharField(max_length=200, required=False)
-
-    def clean_occurred_at(self):
-        occurred_at = self.cleaned_data["occurred_at"]
-        if occurred_at > timezone.now() + FUTURE_TOLERANCE:
-            raise forms.ValidationError("More than 24 hours in the future.")
-        return occurred_at
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()

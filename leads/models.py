@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,6 +9,24 @@ from django.utils import timezone
 from .free_mail import is_free_mail
 
 FUTURE_TOLERANCE = timedelta(hours=24)
+# Nobody did anything we score before this: an earlier time is a bug at the sender (seconds read
+# as milliseconds, a two-digit year), and PostgreSQL cannot store some of them at all.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def time_problem(value: datetime, *, future_ok: bool = False) -> str | None:
+    """Why an aware time cannot be a real event's (None when it can)."""
+    if value < EARLIEST_TIME:
+        return "Before 1970: check the date (a Unix time in the wrong unit?)."
+    if not future_ok and value > timezone.now() + FUTURE_TOLERANCE:
+        return "More than 24 hours in the future."
+    return None
+
+
+def in_utc(value: datetime) -> datetime:
+    """A checked time in UTC: some offsets a sender may write (+20:29) PostgreSQL refuses."""
+    return value.astimezone(UTC)
+
 
 kind_validator = RegexValidator(
     r"^[a-z0-9_]{1,64}$",
@@ -223,5 +241,6 @@ class Activity(models.Model):
     def clean(self):
         # A clock a day ahead is a bug at the sender, and a future event would score as fresh
         # interest for days.
-        if self.occurred_at and self.occurred_at > timezone.now() + FUTURE_TOLERANCE:
-            raise ValidationError({"occurred_at": "More than 24 hours in the future."})
+        problem = self.occurred_at and time_problem(self.occurred_at)
+        if problem:
+            raise ValidationError({"occurred_at": problem})

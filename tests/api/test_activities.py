@@ -273,6 +273,22 @@ def test_more_than_a_day_in_the_future_is_refused(api):
     assert api.post("activities", activity(occurred_at=soon.isoformat())).json()["created"] == 1
 
 
+def test_a_time_before_1970_is_refused(api):
+    assert_single_refused(
+        api,
+        activity(occurred_at="0108-02-19T10:59:44+20:29"),
+        "occurred_at",
+        "Before 1970: check the date (a Unix time in the wrong unit?).",
+    )
+
+
+def test_an_offset_postgresql_cannot_store_is_kept_as_the_same_instant(api):
+    # ISO 8601 allows +20:29; PostgreSQL refuses offsets past ±15:59, so times go in as UTC.
+    response = api.post("activities", activity(occurred_at="2026-01-15T23:59:00+20:29"))
+    assert response.json()["created"] == 1
+    assert Activity.objects.get().occurred_at == datetime(2026, 1, 15, 3, 30, tzinfo=UTC)
+
+
 def test_a_batch_of_1001_is_a_413_and_stores_nothing(api):
     batch = {"activities": [activity(external_id=f"evt-{n}") for n in range(1001)]}
     response = api.post("activities", batch)

@@ -87,6 +87,13 @@ def test_a_future_outcome_is_a_422(api):
     assert counts() == (0, 0, 0, 0)
 
 
+def test_an_outcome_before_1970_is_a_422(api):
+    response = api.post("outcomes", outcome(occurred_at="0233-11-02T00:00:00-19:00"))
+    assert response.status_code == 422
+    assert only_error(response)["message"].startswith("Before 1970")
+    assert counts() == (0, 0, 0, 0)
+
+
 def test_in_a_batch_invalid_outcomes_are_rejected_one_by_one(api):
     batch = {"outcomes": [outcome(), outcome(email="nope", external_id="deal-2")]}
     response = api.post("outcomes", batch)

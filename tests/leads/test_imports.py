@@ -177,6 +177,13 @@ def test_a_future_activity_is_refused(tmp_path):
         run("import_activities", write(tmp_path, content))
 
 
+def test_an_activity_before_1970_is_refused_by_line_and_column(tmp_path):
+    content = "email,kind,occurred_at\nx@y.com,page_view,1969-12-31T23:00Z\n"
+    with pytest.raises(CommandError, match="line 2, column occurred_at: Before 1970"):
+        run("import_activities", write(tmp_path, content))
+    assert counts() == (0, 0, 0, 0)
+
+
 def test_bad_lead_values_are_named_by_column(tmp_path):
     content = "email,employee_count,country,company_domain\na@b.com,many,USA,https://b.com/\n"
     with pytest.raises(CommandError) as error:
