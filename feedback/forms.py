@@ -52,3 +52,17 @@ class ReassignForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["to"].queryset = assignable_sdrs()
+
+
+class BacktestForm(forms.Form):
+    days = forms.IntegerField(
+        initial=90,
+        min_value=7,
+        max_value=730,
+        label="Days of history",
+        error_messages={
+            "min_value": "Backtest at least 7 days of history.",
+            "max_value": "Backtest at most 730 days (two years) of history.",
+            "invalid": "Days must be a whole number.",
+        },
+    )

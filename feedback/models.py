@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from leads.models import time_problem
@@ -221,3 +221,44 @@ class CalibrationMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%B %Y}"
+
+
+class Backtest(models.Model):
+    """A draft rule set scored against the last `days` of history, next to the active one: what
+    it would have handed off and what sales did with those leads. Runs as a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ruleset = models.ForeignKey(
+        "scoring.RuleSet", on_delete=models.CASCADE, related_name="backtests"
+    )
+    baseline = models.ForeignKey(
+        "scoring.RuleSet", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    days = models.PositiveSmallIntegerField(
+        default=90, validators=[MinValueValidator(7), MaxValueValidator(730)]
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Backtest of {self.ruleset} over {self.days} days"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0

@@ -26,10 +26,14 @@ from leads.services import leads_by_email
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.selectors import lead_facts
+from scoring.services import create_ruleset_from_spec
 
+from . import backtest as backtests
+from . import weights
 from .calibration import bounds, month_figures, month_of, shift
 from .models import (
     MQL_RANK,
+    Backtest,
     CalibrationMonth,
     Disposition,
     Handoff,
@@ -557,3 +561,54 @@ def close_finished_months(*, now: datetime | None = None) -> list[date]:
             newly.append(month)
         month = shift(month, 1)
     return newly
+
+
+# Backtests ---------------------------------------------------------------------------------------
+
+
+def start_backtest(ruleset: RuleSet, *, days: int, user: AbstractBaseUser | None) -> Backtest:
+    """Queue a backtest of `ruleset` against the active rule set over the last `days`."""
+    from .tasks import run_backtest as task  # tasks imports this module
+
+    backtest = Backtest.objects.create(
+        ruleset=ruleset, baseline=RuleSet.objects.active(), days=days, created_by=user
+    )
+    transaction.on_commit(lambda: task.delay(backtest.pk))
+    return backtest
+
+
+def run_backtest(backtest_id: int, *, now: datetime | None = None) -> Backtest:
+    """Compute a queued backtest, saving its progress as it goes; a failure is kept on the row
+    for the person waiting on the page."""
+    backtest = Backtest.objects.select_related("ruleset", "baseline").get(pk=backtest_id)
+    if backtest.status == Backtest.Status.DONE:
+        return backtest  # a redelivered task: the result stands
+    baseline = backtest.baseline or RuleSet.objects.active() or backtest.ruleset
+    specs = {"active": baseline.to_spec(), "draft": backtest.ruleset.to_spec()}
+    Backtest.objects.filter(pk=backtest.pk).update(status=Backtest.Status.RUNNING)
+
+    def progress(done: int, total: int) -> None:
+        Backtest.objects.filter(pk=backtest.pk).update(done=done, total=total)
+
+    try:
+        result = backtests.run(specs, days=backtest.days, now=now, progress=progress)
+    except Exception as error:
+        Backtest.objects.filter(pk=backtest.pk).update(
+            status=Backtest.Status.FAILED, error=str(error), finished_at=timezone.now()
+        )
+        raise
+    Backtest.objects.filter(pk=backtest.pk).update(
+        status=Backtest.Status.DONE, result=result, finished_at=timezone.now()
+    )
+    backtest.refresh_from_db()
+    return backtest
+
+
+def draft_with_suggested_weights(*, user: AbstractBaseUser | None) -> RuleSet:
+    """A draft copy of the active rule set with the suggested points, ready to backtest."""
+    suggestions = weights.suggest()
+    if not suggestions.enough:
+        raise ValidationError(suggestions.message)
+    return create_ruleset_from_spec(
+        weights.suggested_spec(suggestions), user=user, based_on=suggestions.ruleset
+    )

@@ -11,3 +11,8 @@ def sweep_sla() -> int:
 @shared_task(acks_late=True)
 def close_finished_months() -> int:
     return len(services.close_finished_months())
+
+
+@shared_task(acks_late=True)
+def run_backtest(backtest_id: int) -> str:
+    return services.run_backtest(backtest_id).status

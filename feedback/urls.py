@@ -17,6 +17,14 @@ urlpatterns = [
     path("matrix/", views.matrix, name="matrix"),
     path("matrix/<str:cell>/", views.matrix_cell, name="matrix-cell"),
     path("calibration/", views.calibration_dashboard, name="calibration"),
+    path("calibration/weights/", views.suggested_weights, name="suggested-weights"),
+    path(
+        "calibration/weights/apply/",
+        views.apply_suggested_weights,
+        name="apply-suggested-weights",
+    ),
+    path("rulesets/<int:ruleset_id>/backtest/", views.start_backtest, name="start-backtest"),
+    path("backtests/<int:backtest_id>/", views.backtest_detail, name="backtest"),
     path("calibration/<str:month>/", views.calibration_dashboard, name="calibration-month"),
     path("calibration/<str:month>/export.csv", views.calibration_csv, name="calibration-csv"),
 ]

@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -30,9 +30,9 @@ from django.views.decorators.http import require_GET, require_POST
 from scoring.models import RuleSet
 from scoring.rulesets import ACTION_LABELS, MATRIX_CELLS
 
-from . import calibration, selectors, services
-from .forms import DispositionForm, ReassignForm, ScoreFlagForm
-from .models import Disposition, Handoff
+from . import calibration, selectors, services, weights
+from .forms import BacktestForm, DispositionForm, ReassignForm, ScoreFlagForm
+from .models import Backtest, Disposition, Handoff
 from .roles import MANAGER, MARKETING, SDR, role_of
 from .services import HandoffError
 
@@ -542,3 +542,61 @@ def matrix_cell(request: HttpRequest, cell: str) -> HttpResponse:
         return _vary(render(request, f"{MATRIX}#cell-leads", context))
     context.update(_matrix_context(request, calibration.month_of(timezone.now())))
     return _vary(render(request, MATRIX, context))
+
+
+# Closing the loop: suggested weights and backtests ------------------------------------------------
+
+WEIGHTS = "feedback/weights.html"
+BACKTEST = "feedback/backtest.html"
+
+
+def _require_tuning(request: HttpRequest) -> None:
+    """Managers and marketing tune the rules (a draft changes nothing until marketing
+    publishes it)."""
+    _with_groups(request)
+    if role_of(request.user) not in (MANAGER, MARKETING):
+        raise PermissionDenied("Suggested weights and backtests are for managers and marketing.")
+
+
+@require_GET
+def suggested_weights(request: HttpRequest) -> HttpResponse:
+    _require_tuning(request)
+    return render(request, WEIGHTS, {"s": weights.suggest(), "form": BacktestForm()})
+
+
+@require_POST
+def apply_suggested_weights(request: HttpRequest) -> HttpResponse:
+    _require_tuning(request)
+    form = BacktestForm(request.POST)
+    if not form.is_valid():
+        return render(request, WEIGHTS, {"s": weights.suggest(), "form": form}, status=422)
+    try:
+        draft = services.draft_with_suggested_weights(user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("suggested-weights")
+    backtest = services.start_backtest(draft, days=form.cleaned_data["days"], user=request.user)
+    messages.success(request, f"Draft “{draft.name}” created; backtesting it now.")
+    return redirect("backtest", backtest_id=backtest.pk)
+
+
+@require_POST
+def start_backtest(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    _require_tuning(request)
+    ruleset = get_object_or_404(RuleSet, pk=ruleset_id)
+    form = BacktestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for es in form.errors.values() for e in es))
+        return redirect("admin:scoring_ruleset_change", ruleset.pk)
+    backtest = services.start_backtest(ruleset, days=form.cleaned_data["days"], user=request.user)
+    return redirect("backtest", backtest_id=backtest.pk)
+
+
+@require_GET
+def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
+    _require_tuning(request)
+    backtest = get_object_or_404(
+        Backtest.objects.select_related("ruleset", "baseline"), pk=backtest_id
+    )
+    template = f"{BACKTEST}#result" if _partial(request) else BACKTEST
+    return _vary(render(request, template, {"b": backtest, "r": backtest.result}))

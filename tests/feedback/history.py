@@ -4,6 +4,8 @@ test_calibration.py's docstring (the `march` fixture in conftest.py builds it)."
 import zoneinfo
 from datetime import date, datetime, timedelta
 
+from django.utils import timezone
+
 from feedback import services
 from feedback.models import Handoff, Outcome
 from feedback.roles import SDR
@@ -33,8 +35,12 @@ def make_handoff(
     hours_to_decide: float | None = None,
     touched_after: float | None = 0.5,
     source: str = "website",
+    lead: Lead | None = None,
 ) -> Handoff:
-    lead = Lead.objects.create(email=f"{name}@example.com", source=source, created_at=created_at)
+    if lead is None:
+        lead = Lead.objects.create(
+            email=f"{name}@example.com", source=source, created_at=created_at
+        )
     handoff = Handoff.objects.create(
         lead=lead,
         ruleset=RuleSet.objects.active(),
@@ -149,3 +155,22 @@ def build_march() -> dict:
     # A win recorded before its handoff was created is not that handoff's win.
     Outcome.objects.create(lead=h["h3"].lead, type="won", occurred_at=at(1))
     return {"sam": sam, "pat": pat, **h}
+
+
+def plant_rule_evidence(count: int) -> None:
+    """`count` dispositioned MQLs of the last weeks. "Senior title" (20 points) is on every other
+    one and predicts acceptance (85 % with it, 35 % without); "North America" (5 points) is on
+    every other pair and predicts nothing (the same rates either way)."""
+    now = timezone.now()
+    for i in range(count):
+        senior, north_america = i % 2 == 0, (i // 2) % 2 == 0
+        accepted = (i // 4) % 20 < (17 if senior else 7)
+        rules = [n for n, on in (("Senior title", senior), ("North America", north_america)) if on]
+        make_handoff(
+            f"m{i}",
+            80,
+            "A1",
+            "accepted" if accepted else "bad_fit",
+            rules,
+            created_at=now - timedelta(days=1 + i % 60),
+        )
