@@ -15,5 +15,6 @@ for pattern in patterns:
 
 urlpatterns = [
     path("", (patterns, ninja_app, ninja_namespace)),
-    re_path(r"^.*$", login_not_required(api_edge(not_found)), name="api-not-found"),
+    # Not `.`: a path with an encoded line break (%0A) is still the API's, with its JSON 404.
+    re_path(r"^[\s\S]*$", login_not_required(api_edge(not_found)), name="api-not-found"),
 ]

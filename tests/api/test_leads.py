@@ -196,6 +196,12 @@ def test_a_missing_lead_is_a_json_404(api):
     assert by_email.json()["detail"] == "No lead with this e-mail."
 
 
+def test_a_path_with_an_encoded_line_break_is_a_json_404(api):
+    response = api.get("leads/abc%0A")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
 def test_looking_up_without_an_email_is_a_422(api):
     response = api.get("leads")
     assert response.status_code == 422
