@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.test.utils import override_settings
 
 from config.celery import app as celery_app
 from feedback.models import SdrProfile
@@ -21,6 +22,14 @@ def eager_celery():
     celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Every test makes users with passwords; the production hasher's deliberate slowness would
+    be most of the suite's time."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 def _missing_services() -> str | None:

@@ -15,7 +15,6 @@ pytestmark = pytest.mark.django_db
 
 def test_the_dashboard_finds_which_rules_predict_acceptance(manager, settings):
     settings.DEBUG = True  # seed_demo refuses to create its known logins in production
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", stdout=StringIO(), stderr=StringIO())  # 5,000 leads, 12 months
     board = calibration.dashboard(calibration.month_of(timezone.now()), manager)
     lift = {r["rule"]: r for r in board.rules_year}

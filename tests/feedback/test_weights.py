@@ -92,7 +92,6 @@ def test_on_the_demo_a_suggested_draft_backtests_to_a_higher_acceptance_rate(man
     """Issue acceptance: from the demo's dispositions, a draft with suggested weights that would
     have been accepted more often than the active rule set's MQLs."""
     settings.DEBUG = True  # seed_demo refuses to create its known logins in production
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
     publish_ruleset(RuleSet.objects.get(), sync=True)  # as setup_demo does
     suggestions = weights.suggest()

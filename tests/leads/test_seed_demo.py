@@ -32,7 +32,6 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def demo_settings(settings):
     # The demo password is hashed once per run; a fast hasher keeps the suite quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.DEBUG = True  # seed_demo refuses to create its known logins in production
 
 
