@@ -22,7 +22,7 @@ run: install
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py setup_demo
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops the web server and the worker)"
-	@trap 'kill 0' EXIT INT TERM; \
+	@trap 'trap - EXIT INT TERM; kill 0' EXIT INT TERM; \
 	$(VENV)/bin/celery -A config worker -B --loglevel=INFO --concurrency=2 & \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

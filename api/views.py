@@ -51,6 +51,7 @@ logger = logging.getLogger("django.request")
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 EMPTY_BODY = "Malformed JSON: the request body is empty."
+NUL_MESSAGE = "Contains the NUL character (\\u0000), which text cannot hold."
 ERRORS = {code: ErrorOut for code in (400, 401, 404, 413, 422)}
 
 
@@ -74,13 +75,50 @@ def malformed(error: Exception) -> str:
     return f"Malformed JSON: {error}."
 
 
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text (or key) holding a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return where.replace("\x00", "\\u0000")
+            found = nul_field(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_field(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def parse_json(body: bytes) -> Any:
+    """The body's JSON. A NUL character is valid JSON that PostgreSQL cannot store in text or
+    JSON, so it is refused here, once, for every endpoint."""
+    try:
+        data = json.loads(body)
+    except ValueError as error:  # UnicodeDecodeError is a ValueError too
+        raise ApiError(400, malformed(error)) from None
+    field = nul_field(data)
+    if field is not None:
+        raise ApiError(
+            422,
+            "The request is invalid.",
+            [ErrorItem(index=None, field=field or None, message=NUL_MESSAGE)],
+        )
+    return data
+
+
 class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
-            return json.loads(request.body)
-        except ValueError as error:
-            # ninja answers any parse failure with a bare 400; keep the reason for the answer.
-            request.api_parse_error = malformed(error)
+            return parse_json(request.body)
+        except ApiError as error:
+            # ninja answers any parse failure with a bare 400; keep ours for the answer.
+            request.api_parse_failure = error
             raise
 
 
@@ -138,10 +176,12 @@ def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # Includes ninja's 400 for a body that is not JSON and the 401s of ApiTokenAuth.
-    detail = str(exc)
-    if exc.status_code == 400:
-        detail = getattr(request, "api_parse_error", "Malformed JSON.")
-    return error_response(exc.status_code, detail)
+    failure = getattr(request, "api_parse_failure", None)
+    if exc.status_code == 400 and failure is not None:
+        return on_api_error(request, failure)
+    return error_response(
+        exc.status_code, "Malformed JSON." if exc.status_code == 400 else str(exc)
+    )
 
 
 @api.exception_handler(NinjaValidationError)
@@ -229,10 +269,7 @@ def read_json(request: HttpRequest) -> Any:
         raise too_large()
     if not body.strip():
         raise ApiError(400, EMPTY_BODY)
-    try:
-        return json.loads(body)
-    except ValueError as error:  # UnicodeDecodeError is a ValueError too
-        raise ApiError(400, malformed(error)) from None
+    return parse_json(body)
 
 
 def batch_of(payload: Any, key: str, noun: str) -> tuple[list[Any], bool]:

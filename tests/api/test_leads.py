@@ -196,6 +196,23 @@ def test_a_missing_lead_is_a_json_404(api):
     assert by_email.json()["detail"] == "No lead with this e-mail."
 
 
+def test_a_nul_character_anywhere_is_a_422_naming_the_field(api):
+    # PostgreSQL can store NUL neither in text nor in JSON; nothing is written.
+    response = api.post("leads", {"email": "ada@acme.com", "attributes": {"plan": ["a\u0000"]}})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "index": None,
+            "field": "attributes.plan.0",
+            "message": "Contains the NUL character (\\u0000), which text cannot hold.",
+        }
+    ]
+    assert counts() == (0, 0, 0, 0)
+    key = api.post("activities", {"email": "ada@acme.com", "properties": {"a\u0000": 1}})
+    assert key.status_code == 422
+    assert key.json()["errors"][0]["field"] == "properties.a\\u0000"
+
+
 def test_a_path_with_an_encoded_line_break_is_a_json_404(api):
     response = api.get("leads/abc%0A")
     assert response.status_code == 404
