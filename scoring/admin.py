@@ -57,7 +57,9 @@ class RuleSetAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         cells = [f"cell_{c}" for c in ("A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3")]
         sla = ["sla_mql_priority", "sla_mql_fast_track", "sla_mql_standard", "sla_disposition"]
-        if obj is not None and not obj.is_editable:
+        # Published, or a draft seen by someone who may not edit it (a manager): the matrix and
+        # SLA fields exist only on the edit form, so a read-only view shows the matrix table.
+        if obj is not None and not self.has_change_permission(request, obj):
             return [
                 (None, {"fields": ["name", "version", "status", "based_on", "description"]}),
                 (

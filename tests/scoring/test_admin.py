@@ -163,6 +163,16 @@ def test_the_matrix_of_a_published_rule_set_is_shown_read_only(marketing_client)
     assert "matrix-table" in html and "MQL — priority" in html.replace("&mdash;", "—")
 
 
+def test_a_manager_reads_a_drafts_matrix_without_being_able_to_edit_it(client, manager):
+    draft = load_default_ruleset(publish=False)
+    manager.is_staff = True
+    manager.save()
+    client.force_login(manager)
+    html = client.get(change_url(draft)).content.decode().replace("&mdash;", "—")
+    assert "matrix-table" in html and "MQL — priority" in html
+    assert 'name="cell_A1"' not in html  # nothing to edit
+
+
 def test_import_refuses_a_bad_file_listing_every_problem(marketing_client):
     bad = {**SAMPLE, "half_life_days": -1, "fit_high": "high"}
     upload = SimpleUploadedFile("rules.json", json.dumps(bad).encode(), "application/json")
