@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -309,9 +310,17 @@ def mark_contacted(handoff_id: int, *, user: AbstractBaseUser) -> Handoff:
     return handoff
 
 
+def _audit(user: AbstractBaseUser, handoff: Handoff, message: str) -> None:
+    """Who did what to a handoff and when, in the admin's history of it."""
+    LogEntry.objects.log_actions(user.pk, [handoff], CHANGE, message, single_object=True)
+
+
+def _name(user: AbstractBaseUser | None) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "the pool"
+
+
 def _already_done(handoff: Handoff) -> str:
-    who = handoff.dispositioned_by
-    name = (who.get_full_name() or who.get_username()) if who else "someone"
+    name = _name(handoff.dispositioned_by) if handoff.dispositioned_by else "someone"
     when = timezone.localtime(handoff.dispositioned_at)
     return (
         f"{name} already marked this MQL {handoff.get_disposition_display().lower()} "
@@ -338,6 +347,7 @@ def disposition(
         handoff.first_touched_at = now  # deciding on a lead means it was looked at
     handoff.save()
     _set_stage([handoff.lead], STAGE_AFTER[outcome], reason=ScoreChange.Reason.HANDOFF, now=now)
+    _audit(user, handoff, f"Dispositioned: {handoff.get_disposition_display()}.")
     return handoff
 
 
@@ -354,6 +364,7 @@ def undo_disposition(handoff_id: int, *, user: AbstractBaseUser) -> Handoff:
     handoff.dispositioned_by = handoff.dispositioned_at = None
     handoff.save()
     _set_stage([handoff.lead], Stage.MQL, reason=ScoreChange.Reason.HANDOFF, now=timezone.now())
+    _audit(user, handoff, "Undid the disposition.")
     return handoff
 
 
@@ -370,6 +381,7 @@ def claim(handoff_id: int, *, user: AbstractBaseUser) -> Handoff:
     handoff.assigned_to, handoff.assigned_at = user, timezone.now()
     handoff.save(update_fields=["assigned_to", "assigned_at"])
     Lead.objects.filter(pk=handoff.lead_id, owner__isnull=True).update(owner=user)
+    _audit(user, handoff, "Claimed from the pool.")
     return handoff
 
 
@@ -380,8 +392,10 @@ def reassign(handoff_id: int, *, user: AbstractBaseUser, to: AbstractBaseUser | 
     handoff = _locked(handoff_id)
     if not handoff.is_open:
         raise HandoffError(_already_done(handoff))
+    before = handoff.assigned_to
     handoff.assigned_to, handoff.assigned_at = to, timezone.now() if to else None
     handoff.save(update_fields=["assigned_to", "assigned_at"])
+    _audit(user, handoff, f"Reassigned from {_name(before)} to {_name(to)}.")
     return handoff
 
 
