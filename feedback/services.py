@@ -315,12 +315,12 @@ def _audit(user: AbstractBaseUser, handoff: Handoff, message: str) -> None:
     LogEntry.objects.log_actions(user.pk, [handoff], CHANGE, message, single_object=True)
 
 
-def _name(user: AbstractBaseUser | None) -> str:
-    return (user.get_full_name() or user.get_username()) if user else "the pool"
+def _name(user: AbstractBaseUser | None, *, nobody: str = "the pool") -> str:
+    return (user.get_full_name() or user.get_username()) if user else nobody
 
 
 def _already_done(handoff: Handoff) -> str:
-    name = _name(handoff.dispositioned_by) if handoff.dispositioned_by else "someone"
+    name = _name(handoff.dispositioned_by, nobody="someone")
     when = timezone.localtime(handoff.dispositioned_at)
     return (
         f"{name} already marked this MQL {handoff.get_disposition_display().lower()} "
