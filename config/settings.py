@@ -157,6 +157,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Runs and backtests with no progress this long are queued again (their workers died); work
+# that could not be queued at all (broker down) is queued again by the next sweep.
+RESCORE_STALL_SECONDS = env.int("RESCORE_STALL_SECONDS", default=900)
+RECOVERY_SWEEP_INTERVAL_SECONDS = env.int("RECOVERY_SWEEP_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "decay-scores": {
         "task": "scoring.tasks.decay_scores",
@@ -165,6 +169,14 @@ CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {
         "task": "feedback.tasks.sweep_sla",
         "schedule": env.int("SLA_SWEEP_INTERVAL_SECONDS", default=600),
+    },
+    "resume-stalled-rescores": {
+        "task": "scoring.tasks.resume_stalled_rescores",
+        "schedule": RECOVERY_SWEEP_INTERVAL_SECONDS,
+    },
+    "resume-unqueued-backtests": {
+        "task": "feedback.tasks.resume_unqueued_backtests",
+        "schedule": RECOVERY_SWEEP_INTERVAL_SECONDS,
     },
     # Daily and idempotent: it closes whatever finished months are not closed yet.
     "close-months": {"task": "feedback.tasks.close_finished_months", "schedule": 24 * 3600},

@@ -251,6 +251,11 @@ class Backtest(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was handed to Celery; empty while the broker is down.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -22,12 +22,13 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from config import broker
 from leads.models import Activity, Lead, Stage
 from leads.services import leads_by_email
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.selectors import lead_facts
-from scoring.services import create_ruleset_from_spec
+from scoring.services import UNQUEUED_GRACE_SECONDS, create_ruleset_from_spec
 
 from . import backtest as backtests
 from . import weights
@@ -582,13 +583,31 @@ def close_finished_months(*, now: datetime | None = None) -> list[date]:
 
 def start_backtest(ruleset: RuleSet, *, days: int, user: AbstractBaseUser | None) -> Backtest:
     """Queue a backtest of `ruleset` against the active rule set over the last `days`."""
-    from .tasks import run_backtest as task  # tasks imports this module
-
     backtest = Backtest.objects.create(
         ruleset=ruleset, baseline=RuleSet.objects.active(), days=days, created_by=user
     )
-    transaction.on_commit(lambda: task.delay(backtest.pk))
+    transaction.on_commit(lambda: queue_backtest(backtest))
     return backtest
+
+
+def queue_backtest(backtest: Backtest) -> bool:
+    """Hand a backtest to Celery; when the broker is down it waits, queued_at empty, for
+    `resume_unqueued_backtests`."""
+    from .tasks import run_backtest as task  # tasks imports this module
+
+    if not broker.send(task, backtest.pk):
+        return False
+    Backtest.objects.filter(pk=backtest.pk).update(queued_at=timezone.now())
+    return True
+
+
+def resume_unqueued_backtests(*, now: datetime | None = None) -> list[Backtest]:
+    """Queue the backtests that could not be queued when they were asked for."""
+    waited = (now or timezone.now()) - timedelta(seconds=UNQUEUED_GRACE_SECONDS)
+    unqueued = Backtest.objects.filter(
+        status=Backtest.Status.QUEUED, queued_at__isnull=True, created_at__lt=waited
+    )
+    return [backtest for backtest in unqueued if queue_backtest(backtest)]
 
 
 def run_backtest(backtest_id: int, *, now: datetime | None = None) -> Backtest:

@@ -16,3 +16,8 @@ def close_finished_months() -> int:
 @shared_task(acks_late=True)
 def run_backtest(backtest_id: int) -> str:
     return services.run_backtest(backtest_id).status
+
+
+@shared_task(acks_late=True)
+def resume_unqueued_backtests() -> int:
+    return len(services.resume_unqueued_backtests())

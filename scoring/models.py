@@ -281,11 +281,16 @@ class RescoreRun(models.Model):
     reason = models.CharField(max_length=10, choices=ScoreChange.Reason.choices)
     as_of = models.DateTimeField(null=True, blank=True, help_text="Empty: as of each chunk's run.")
     open_handoffs = models.BooleanField(default=True)
+    only_with_activity = models.BooleanField(default=False)
     total_chunks = models.PositiveIntegerField(default=0)
     done_chunks = models.PositiveIntegerField(default=0)
     leads_changed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its chunks were last handed to Celery."
+    )
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -299,3 +304,22 @@ class RescoreRun(models.Model):
         if not self.total_chunks:
             return 100 if self.status == self.Status.DONE else 0
         return round(100 * self.done_chunks / self.total_chunks)
+
+
+class RescoreChunk(models.Model):
+    """One lead-id range of a run. Marked done once, so a redelivered or resumed chunk is
+    counted once, and the recovery sweep knows which ranges are left."""
+
+    run = models.ForeignKey(RescoreRun, on_delete=models.CASCADE, related_name="chunks")
+    start = models.BigIntegerField()
+    stop = models.BigIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "start"], name="rescorechunk_run_start_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"leads {self.start}–{self.stop - 1}"

@@ -6,17 +6,19 @@ import json
 import logging
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from config import broker
 from leads.models import Lead
 
 from .engine import RuleSetSpec
-from .models import BehaviorRule, FitRule, RescoreRun, RuleSet, ScoreChange
+from .models import BehaviorRule, FitRule, RescoreChunk, RescoreRun, RuleSet, ScoreChange
 from .rulesets import (
     DEFAULT_RULESET_PATH,
     MQL_ACTIONS,
@@ -32,6 +34,8 @@ CHUNK_SIZE = 50_000
 # Up to this many leads are rescored by id; more go by id range.
 ID_LIST_LIMIT = 1000
 _TEMP_TABLE = "lg_scores"
+# A run whose chunks are not on the broker this long after it started could not be queued.
+UNQUEUED_GRACE_SECONDS = 60
 
 
 # Rule sets ---------------------------------------------------------------------------------
@@ -286,8 +290,6 @@ def start_rescore(
     progress: Callable[[RescoreRun], None] | None = None,
 ) -> RescoreRun:
     """Rescore every lead, split by lead-id range into Celery tasks (or here, with sync=True)."""
-    from .tasks import rescore_chunk
-
     chunks = lead_id_chunks(chunk_size)
     run = RescoreRun.objects.create(
         ruleset=ruleset,
@@ -295,50 +297,93 @@ def start_rescore(
         as_of=as_of,
         total_chunks=len(chunks),
         open_handoffs=as_of is None,
+        only_with_activity=only_with_activity,
+    )
+    RescoreChunk.objects.bulk_create(
+        RescoreChunk(run=run, start=start, stop=stop) for start, stop in chunks
     )
     if not chunks:
-        finish_chunk(run.pk, 0, counted=False)
-    for start, stop in chunks:
-        if sync:
+        finish_chunk(run.pk, None, 0)
+    if sync:
+        RescoreRun.objects.filter(pk=run.pk).update(queued_at=timezone.now())
+        for start, stop in chunks:
             rescore_chunk_now(run.pk, start, stop, only_with_activity=only_with_activity)
             if progress:
                 run.refresh_from_db()
                 progress(run)
-        else:
-            transaction.on_commit(
-                lambda s=start, e=stop: rescore_chunk.delay(run.pk, s, e, only_with_activity)
-            )
+    elif chunks:
+        transaction.on_commit(lambda: queue_chunks(run))
     run.refresh_from_db()
     return run
+
+
+def queue_chunks(run: RescoreRun) -> bool:
+    """Hand a run's unfinished chunks to Celery; False when the broker is down, in which case
+    the run stays unqueued and `resume_stalled_rescores` queues it once the broker is back."""
+    from .tasks import rescore_chunk  # tasks imports this module
+
+    for chunk in run.chunks.filter(done_at__isnull=True):
+        if not broker.send(rescore_chunk, run.pk, chunk.start, chunk.stop, run.only_with_activity):
+            return False
+    RescoreRun.objects.filter(pk=run.pk).update(queued_at=timezone.now())
+    return True
+
+
+def resume_stalled_rescores(*, now: datetime | None = None) -> list[RescoreRun]:
+    """Queue again the unfinished chunks of runs that never reached the broker (it was down)
+    or have made no progress for RESCORE_STALL_SECONDS (every worker on them died). A chunk
+    still running somewhere is harmless to repeat: scoring is idempotent and a chunk counts once.
+    """
+    now = now or timezone.now()
+    stalled_since = now - timedelta(seconds=settings.RESCORE_STALL_SECONDS)
+    stalled = RescoreRun.objects.filter(status=RescoreRun.Status.RUNNING).filter(
+        Q(queued_at__isnull=True, started_at__lt=now - timedelta(seconds=UNQUEUED_GRACE_SECONDS))
+        | Q(queued_at__lt=stalled_since, progressed_at__isnull=True)
+        | Q(queued_at__lt=stalled_since, progressed_at__lt=stalled_since)
+    )
+    resumed = [run for run in stalled if queue_chunks(run)]
+    for run in resumed:
+        logger.info("rescore run resumed", extra={"run": run.pk, "ruleset": run.ruleset_id})
+    return resumed
 
 
 def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity: bool) -> int:
     """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores."""
     run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
-    if run.ruleset.status != RuleSet.Status.ACTIVE:
-        # A newer rule set was published meanwhile; its own run rescores these leads.
-        changed = 0
-    else:
-        changed = apply_scores(
-            run.ruleset,
-            LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
-            as_of=run.as_of or timezone.now(),
-            reason=run.reason,
-            open_handoffs=run.open_handoffs,
-        )
-    finish_chunk(run_id, changed)
+    with transaction.atomic():
+        if run.ruleset.status != RuleSet.Status.ACTIVE:
+            # A newer rule set was published meanwhile; its own run rescores these leads.
+            changed = 0
+        else:
+            changed = apply_scores(
+                run.ruleset,
+                LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
+                as_of=run.as_of or timezone.now(),
+                reason=run.reason,
+                open_handoffs=run.open_handoffs,
+            )
+        finish_chunk(run_id, start, changed)
     return changed
 
 
-def finish_chunk(run_id: int, changed: int, *, counted: bool = True) -> None:
+def finish_chunk(run_id: int, start: int | None, changed: int) -> None:
+    """Count a chunk as done, once, and close the run after its last chunk."""
+    now = timezone.now()
     with transaction.atomic():
-        RescoreRun.objects.filter(pk=run_id).update(
-            done_chunks=F("done_chunks") + (1 if counted else 0),
-            leads_changed=F("leads_changed") + changed,
-        )
+        if start is not None:
+            newly_done = RescoreChunk.objects.filter(
+                run_id=run_id, start=start, done_at__isnull=True
+            ).update(done_at=now)
+            if not newly_done:
+                return  # a redelivered chunk: counted the first time
+            RescoreRun.objects.filter(pk=run_id).update(
+                done_chunks=F("done_chunks") + 1,
+                leads_changed=F("leads_changed") + changed,
+                progressed_at=now,
+            )
         RescoreRun.objects.filter(
             pk=run_id, done_chunks__gte=F("total_chunks"), status=RescoreRun.Status.RUNNING
-        ).update(status=RescoreRun.Status.DONE, finished_at=timezone.now())
+        ).update(status=RescoreRun.Status.DONE, finished_at=now)
 
 
 def decay_scores(*, as_of: datetime | None = None) -> int:

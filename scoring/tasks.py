@@ -11,3 +11,8 @@ def rescore_chunk(run_id: int, start: int, stop: int, only_with_activity: bool =
 @shared_task(acks_late=True)
 def decay_scores() -> int:
     return services.decay_scores()
+
+
+@shared_task(acks_late=True)
+def resume_stalled_rescores() -> int:
+    return len(services.resume_stalled_rescores())

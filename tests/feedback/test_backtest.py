@@ -127,3 +127,27 @@ def test_a_backtest_task_stores_its_result_and_progress(history, manager):
     assert (done.done, done.total, done.percent) == (4, 4, 100)  # vera, will, mia, wes
     assert done.result["sides"]["draft"]["mqls"] == 3
     assert done.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backtest_asked_for_while_the_broker_is_down_is_queued_later(history, manager):
+    from kombu.exceptions import OperationalError
+
+    from feedback import tasks
+    from scoring.services import UNQUEUED_GRACE_SECONDS
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    _, draft = history
+    with pytest.MonkeyPatch.context() as broker_down:
+        broker_down.setattr(tasks.run_backtest, "apply_async", refuse)
+        asked = services.start_backtest(draft, days=90, user=manager)
+        asked.refresh_from_db()
+        assert asked.queued_at is None and asked.status == Backtest.Status.QUEUED
+
+    later = asked.created_at + timedelta(seconds=UNQUEUED_GRACE_SECONDS + 1)
+    assert services.resume_unqueued_backtests(now=later) == [asked]
+    asked.refresh_from_db()
+    assert asked.status == Backtest.Status.DONE and asked.queued_at is not None
+    assert services.resume_unqueued_backtests(now=later) == []
