@@ -31,6 +31,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -47,6 +48,7 @@ HISTOGRAM_WIDTH = 10  # points per bar of the score-at-MQL histograms
 MIN_DISPOSITIONS = 20  # below this a month's rates are shown but not judged
 MIN_RULE_N = 30  # dispositions with the rule before its lift is judged
 TREND_MONTHS = 12
+LIVE_FIGURES_SECONDS = 60  # how stale the live month's figures may be (see live_figures)
 REJECTIONS = (Disposition.BAD_FIT, Disposition.BAD_TIMING, Disposition.BAD_DATA)
 
 
@@ -319,11 +321,31 @@ def figures_for(month: date, *, user: AbstractBaseUser, now: datetime | None = N
     """The month as this user may see it: the stored snapshot of a closed month for the team,
     live figures otherwise (the current month, and an SDR's own figures)."""
     if own_figures_only(user):
-        return {**month_figures(month, sdr=user, now=now), "closed_at": None}
+        return {**live_figures(month, sdr=user, now=now), "closed_at": None}
     snapshot = CalibrationMonth.objects.filter(month=month).first()
     if snapshot:
         return {**snapshot.figures, "closed_at": snapshot.closed_at.isoformat()}
-    return {**month_figures(month, now=now), "closed_at": None}
+    return {**live_figures(month, now=now), "closed_at": None}
+
+
+def live_figures(
+    month: date, *, sdr: AbstractBaseUser | None = None, now: datetime | None = None
+) -> dict:
+    """`month_figures` as of now, computed at most LIVE_FIGURES_SECONDS ago.
+
+    Computing a month reads every handoff of it and every lead created in it: with a million
+    leads that is most of a second, on every visit to a page managers keep open and reload.
+    A minute's delay is well inside "live" for figures read monthly. An explicit `now` (a past
+    instant, a test) is always computed.
+    """
+    if now is not None:
+        return month_figures(month, sdr=sdr, now=now)
+    key = f"calibration:live:{month:%Y-%m}:{sdr.pk if sdr is not None else 'team'}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = month_figures(month, sdr=sdr)
+        cache.set(key, figures, LIVE_FIGURES_SECONDS)
+    return figures
 
 
 # The dashboard ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from django.utils import timezone
 from api.services import create_token, revoke_tokens
 from feedback.models import Disposition, Handoff, MqlClass, SdrProfile
 from feedback.roles import MANAGER, SDR
+from feedback.services import close_finished_months
 from leads.models import Account, Activity, Lead, Stage
 
 from .models import RuleSet, ScoreChange
@@ -755,6 +756,9 @@ def _run(options: Options, log: Log) -> Report:
     else:
         log(f"Generating {options.leads:,} leads and {options.activities:,} activities…")
         generate(options, ruleset, sdrs, log)
+    # In production the daily beat task stores each finished month, and the calibration page
+    # reads those snapshots; a generated year is closed here as that task would close it.
+    close_finished_months()
     notes = []
     figures: list[Figure] = []
 

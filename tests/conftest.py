@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.test.utils import override_settings
 
 from config.celery import app as celery_app
@@ -30,6 +31,15 @@ def fast_password_hashing():
     be most of the suite's time."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: the live calibration figures and the login
+    throttle keep state there, which must not leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _missing_services() -> str | None:

@@ -19,6 +19,7 @@ import zoneinfo
 from datetime import date, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from feedback import calibration, services
@@ -172,6 +173,19 @@ def test_a_closed_month_keeps_its_figures_when_history_changes(march, manager):
     services.close_month(MARCH)
     assert CalibrationMonth.objects.get().figures["accepted"] == 3
     assert calibration.month_figures(MARCH)["accepted"] == 4
+
+
+def test_the_live_month_is_read_from_a_cache_for_a_minute(march, manager):
+    seen = calibration.figures_for(MARCH, user=manager)
+    assert seen["accepted"] == 3
+    Handoff.objects.filter(pk=march["h7"].pk).update(
+        disposition="accepted", dispositioned_at=AFTER_MARCH
+    )
+    # Within the minute the page shows the same figures; a given instant is always computed.
+    assert calibration.figures_for(MARCH, user=manager) == seen
+    assert calibration.figures_for(MARCH, user=manager, now=AFTER_MARCH)["accepted"] == 4
+    cache.delete(f"calibration:live:{MARCH:%Y-%m}:team")  # the minute is over
+    assert calibration.figures_for(MARCH, user=manager)["accepted"] == 4
 
 
 def test_months_close_a_week_after_they_end_and_only_once(march):
