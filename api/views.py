@@ -13,13 +13,14 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
+from config.views import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from feedback.services import record_outcomes
 from leads.models import Lead
 from leads.services import ingest_activities, normalize_email, upsert_lead
@@ -216,6 +217,16 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return on_api_error(request, too_large())
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    if not isinstance(exc, DATABASE_UNAVAILABLE):
+        return on_unexpected(request, exc)
+    logger.warning("database unavailable: %s", request.path, extra={"error": str(exc)})
+    response = error_response(503, "The database is unavailable right now; retry shortly.")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(Exception)

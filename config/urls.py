@@ -11,6 +11,8 @@ admin.site.site_title = "Leadgauge"
 admin.site.index_title = "Rules, data and people"
 admin.site.login_form = ThrottledAdminLoginForm
 
+handler500 = "config.views.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(

@@ -28,7 +28,7 @@ from leads.services import leads_by_email
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.selectors import lead_facts
-from scoring.services import UNQUEUED_GRACE_SECONDS, create_ruleset_from_spec
+from scoring.services import create_ruleset_from_spec
 
 from . import backtest as backtests
 from . import weights
@@ -603,7 +603,7 @@ def queue_backtest(backtest: Backtest) -> bool:
 
 def resume_unqueued_backtests(*, now: datetime | None = None) -> list[Backtest]:
     """Queue the backtests that could not be queued when they were asked for."""
-    waited = (now or timezone.now()) - timedelta(seconds=UNQUEUED_GRACE_SECONDS)
+    waited = (now or timezone.now()) - timedelta(seconds=settings.RECOVERY_GRACE_SECONDS)
     unqueued = Backtest.objects.filter(
         status=Backtest.Status.QUEUED, queued_at__isnull=True, created_at__lt=waited
     )

@@ -34,8 +34,6 @@ CHUNK_SIZE = 50_000
 # Up to this many leads are rescored by id; more go by id range.
 ID_LIST_LIMIT = 1000
 _TEMP_TABLE = "lg_scores"
-# A run whose chunks are not on the broker this long after it started could not be queued.
-UNQUEUED_GRACE_SECONDS = 60
 
 
 # Rule sets ---------------------------------------------------------------------------------
@@ -337,7 +335,10 @@ def resume_stalled_rescores(*, now: datetime | None = None) -> list[RescoreRun]:
     now = now or timezone.now()
     stalled_since = now - timedelta(seconds=settings.RESCORE_STALL_SECONDS)
     stalled = RescoreRun.objects.filter(status=RescoreRun.Status.RUNNING).filter(
-        Q(queued_at__isnull=True, started_at__lt=now - timedelta(seconds=UNQUEUED_GRACE_SECONDS))
+        Q(
+            queued_at__isnull=True,
+            started_at__lt=now - timedelta(seconds=settings.RECOVERY_GRACE_SECONDS),
+        )
         | Q(queued_at__lt=stalled_since, progressed_at__isnull=True)
         | Q(queued_at__lt=stalled_since, progressed_at__lt=stalled_since)
     )

@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from kombu.exceptions import OperationalError
 
-from feedback import services
+from feedback import services, tasks
 from feedback.backtest import run
 from feedback.models import Backtest, Outcome
 from leads.models import Lead
@@ -131,11 +133,6 @@ def test_a_backtest_task_stores_its_result_and_progress(history, manager):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_backtest_asked_for_while_the_broker_is_down_is_queued_later(history, manager):
-    from kombu.exceptions import OperationalError
-
-    from feedback import tasks
-    from scoring.services import UNQUEUED_GRACE_SECONDS
-
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
@@ -146,7 +143,7 @@ def test_a_backtest_asked_for_while_the_broker_is_down_is_queued_later(history, 
         asked.refresh_from_db()
         assert asked.queued_at is None and asked.status == Backtest.Status.QUEUED
 
-    later = asked.created_at + timedelta(seconds=UNQUEUED_GRACE_SECONDS + 1)
+    later = asked.created_at + timedelta(seconds=settings.RECOVERY_GRACE_SECONDS + 1)
     assert services.resume_unqueued_backtests(now=later) == [asked]
     asked.refresh_from_db()
     assert asked.status == Backtest.Status.DONE and asked.queued_at is not None

@@ -5,6 +5,7 @@ these faults are in tests/integration/test_faults.py)."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -12,7 +13,6 @@ from leads.models import Lead
 from scoring import tasks
 from scoring.models import RescoreRun, ScoreChange
 from scoring.services import (
-    UNQUEUED_GRACE_SECONDS,
     load_default_ruleset,
     rescore_chunk_now,
     resume_stalled_rescores,
@@ -50,10 +50,12 @@ def test_a_publish_while_the_broker_is_down_is_queued_by_the_sweep_once_it_is_ba
     assert run.status == RescoreRun.Status.RUNNING and run.queued_at is None
     assert not Lead.objects.filter(scored_at__isnull=False).exists()
 
-    assert resume_stalled_rescores(now=later(UNQUEUED_GRACE_SECONDS + 1)) == []  # still down
+    assert (
+        resume_stalled_rescores(now=later(settings.RECOVERY_GRACE_SECONDS + 1)) == []
+    )  # still down
     broker_down.undo()
     assert resume_stalled_rescores(now=later(1)) == []  # too soon to call it lost
-    [resumed] = resume_stalled_rescores(now=later(UNQUEUED_GRACE_SECONDS + 1))
+    [resumed] = resume_stalled_rescores(now=later(settings.RECOVERY_GRACE_SECONDS + 1))
 
     run.refresh_from_db()
     assert resumed == run and run.status == RescoreRun.Status.DONE
@@ -74,9 +76,7 @@ def test_a_chunk_delivered_twice_is_counted_once(leads):
     assert (run.done_chunks, run.leads_changed, run.status) == (2, 5, RescoreRun.Status.DONE)
 
 
-def test_a_run_that_stops_making_progress_is_queued_again_and_one_that_moves_is_not(
-    leads, settings
-):
+def test_a_run_that_stops_making_progress_is_queued_again_and_one_that_moves_is_not(leads):
     ruleset = load_default_ruleset(publish=False)
     ruleset.status = ruleset.Status.ACTIVE
     ruleset.save()
@@ -90,9 +90,9 @@ def test_a_run_that_stops_making_progress_is_queued_again_and_one_that_moves_is_
     rescore_chunk_now(run.pk, first, first + 3, only_with_activity=False)
     # The worker holding the second chunk died with it.
 
-    settings.RESCORE_STALL_SECONDS = 600
-    assert resume_stalled_rescores(now=later(300)) == []  # progress 5 minutes ago: still alive
-    [resumed] = resume_stalled_rescores(now=later(601))
+    stall = settings.RESCORE_STALL_SECONDS
+    assert resume_stalled_rescores(now=later(stall / 2)) == []  # recent progress: still alive
+    [resumed] = resume_stalled_rescores(now=later(stall + 1))
     run.refresh_from_db()
     assert resumed == run and run.status == RescoreRun.Status.DONE
     assert run.done_chunks == 2 and run.leads_changed == len(leads)
