@@ -183,6 +183,8 @@ def apply_scores(
     now_param = connection.ops.adapt_datetimefield_value(timezone.now())
     as_of_param = connection.ops.adapt_datetimefield_value(as_of)
     with transaction.atomic(), connection.cursor() as cursor:
+        if not _still_active(cursor, ruleset):
+            return 0  # a rule set published meanwhile: its own rescore scores these leads
         cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLE}")
         with _planner_settings(
             cursor, _IDS_SETTINGS if selection.ids is not None else _RANGE_SETTINGS
@@ -250,6 +252,19 @@ def _planner_settings(cursor, settings: dict[str, str]):
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
+def _still_active(cursor, ruleset: RuleSet) -> bool:
+    """Whether `ruleset` is still the active one, held so until the caller's transaction ends.
+
+    The share lock makes a publish (which updates this row) wait for scores being stored with
+    this rule set, and scores started after the publish see it archived: no lead is left with
+    the old rule set's score once the new one's rescore has passed it.
+    """
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    cursor.execute(f"SELECT status FROM scoring_ruleset WHERE id = %s{lock}", [ruleset.pk])
+    row = cursor.fetchone()
+    return row is not None and row[0] == RuleSet.Status.ACTIVE
+
+
 def _mql_candidates(cursor, spec: RuleSetSpec) -> list[int]:
     """Scored leads in an MQL cell, not disqualified, with no open handoff."""
     cells = [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
@@ -274,9 +289,14 @@ def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> in
         return 0
     spec, as_of = ruleset.to_spec(), as_of or timezone.now()
     if len(ids) <= ID_LIST_LIMIT:
-        return apply_scores(
-            ruleset, LeadSelection(ids=tuple(ids)), as_of=as_of, reason=reason, spec=spec
-        )
+        with transaction.atomic():
+            # Concurrent batches for the same leads take turns, in id order (no deadlock), so
+            # the last to score a lead sees every activity the others stored.
+            locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+            list(locked.values_list("pk", flat=True))
+            return apply_scores(
+                ruleset, LeadSelection(ids=tuple(ids)), as_of=as_of, reason=reason, spec=spec
+            )
     # Many leads: whole id ranges are far cheaper for the database than long IN lists, and
     # rescoring a lead that did not change is harmless (same data, same score).
     changed, start = 0, ids[0]
@@ -390,17 +410,14 @@ def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity:
     """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores."""
     run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
     with transaction.atomic():
-        if run.ruleset.status != RuleSet.Status.ACTIVE:
-            # A newer rule set was published meanwhile; its own run rescores these leads.
-            changed = 0
-        else:
-            changed = apply_scores(
-                run.ruleset,
-                LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
-                as_of=run.as_of or timezone.now(),
-                reason=run.reason,
-                open_handoffs=run.open_handoffs,
-            )
+        # apply_scores stores nothing if a newer rule set was published meanwhile.
+        changed = apply_scores(
+            run.ruleset,
+            LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
+            as_of=run.as_of or timezone.now(),
+            reason=run.reason,
+            open_handoffs=run.open_handoffs,
+        )
         finish_chunk(run_id, start, changed)
     return changed
 

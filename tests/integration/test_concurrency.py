@@ -2,16 +2,28 @@
 constraints decide, not luck."""
 
 import threading
+import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from feedback import services
 from feedback.models import Handoff
 from feedback.roles import MANAGER, SDR
+from leads.models import Activity, Lead
 from leads.services import NewActivity, ingest_activities, upsert_lead
-from scoring.services import load_default_ruleset, rescore_leads
+from scoring.models import FitRule, RescoreRun
+from scoring.selectors import explain_lead
+from scoring.services import (
+    clone_ruleset,
+    load_default_ruleset,
+    publish_ruleset,
+    rescore_leads,
+    start_rescore,
+)
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("real_services")]
@@ -77,3 +89,77 @@ def test_concurrent_rescoring_never_opens_two_handoffs(open_handoff):
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     assert Handoff.objects.filter(lead=lead, disposition="").count() == 1
+
+
+@pytest.fixture
+def scored_leads(transactional_db):
+    ruleset = load_default_ruleset(publish=True, sync=True)
+    leads = [
+        upsert_lead(
+            email=f"lead{n}@northwind.com",
+            title="VP Sales",
+            account={"domain": "northwind.com", "industry": "Software", "employee_count": 300},
+        )[0]
+        for n in range(5)
+    ]
+    return ruleset, leads
+
+
+def test_twenty_concurrent_batches_for_the_same_leads_lose_no_activity_and_no_score(
+    scored_leads,
+):
+    _, leads = scored_leads
+    now = timezone.now()
+
+    def batch(sender: int):
+        return lambda: ingest_activities(
+            [
+                NewActivity(
+                    lead_id=lead.pk,
+                    kind="demo_request" if n == 0 else "page_view",
+                    url="/pricing",
+                    occurred_at=now - timedelta(minutes=sender * 10 + n),
+                    source="crm",
+                    external_id=f"{sender}-{lead.pk}-{n}",
+                )
+                for lead in leads
+                for n in range(10)
+            ]
+        )
+
+    results = run_together(*[batch(sender) for sender in range(20)])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Activity.objects.count() == 20 * len(leads) * 10
+    for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads]):
+        assert Handoff.objects.filter(lead=lead, disposition="").count() == 1
+        # The stored score counts every activity: the last batch to score the lead saw all.
+        expected = explain_lead(lead, as_of=lead.scored_at)
+        assert lead.interest_score == pytest.approx(expected.interest, abs=1e-6)
+
+
+def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score(scored_leads):
+    old, leads = scored_leads
+    Lead.objects.bulk_create(
+        Lead(email=f"more{n}@northwind.com", title="VP Marketing", account=leads[0].account)
+        for n in range(300)
+    )
+    new = clone_ruleset(old)
+    FitRule.objects.filter(ruleset=new).update(points=F("points") + 5)
+
+    def rescore_with_old():
+        return start_rescore(old, reason="rescore", sync=True, chunk_size=10)
+
+    def publish_new_midway():
+        wait_until_some_chunks_are_done = time.monotonic() + 30
+        while time.monotonic() < wait_until_some_chunks_are_done:
+            if RescoreRun.objects.filter(ruleset=old, done_chunks__gte=3).exists():
+                break
+            time.sleep(0.01)
+        return publish_ruleset(new)
+
+    results = run_together(rescore_with_old, publish_new_midway)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results[0].leads_changed < 300  # the publish landed while the old run was going
+    for lead in Lead.objects.all():
+        assert lead.ruleset_version == new.version
+        assert lead.fit_score == pytest.approx(explain_lead(lead, as_of=lead.scored_at).fit)
