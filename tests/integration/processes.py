@@ -178,20 +178,29 @@ class Web:
 
 
 class Worker:
-    """`celery -A config worker` (with `-B`, the beat, when asked), in its own process group
-    so a test can kill it and every child at once, like a lost machine."""
+    """`celery -A config worker` and, when asked, `celery -A config beat` beside it, each in its
+    own process group so a test can kill a worker and its pool at once, like a lost machine."""
 
-    def __init__(self, env: dict, *, beat: bool = False, queue: str = "celery"):
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue]
-        command += ["--concurrency=1", "--loglevel=INFO", "--without-mingle", "--without-gossip"]
+    def __init__(self, env: dict, *, beat: bool = False):
+        celery = [sys.executable, "-m", "celery", "-A", "config"]
+        self.process, self.log = start_logged(
+            [*celery, "worker", "--concurrency=1", "--loglevel=INFO", "--without-mingle",
+             "--without-gossip"],
+            env,
+            start_new_session=True,
+        )  # fmt: skip
+        self.beat = None
         if beat:
             schedule = Path(tempfile.mkdtemp(prefix="leadgauge-beat-")) / "schedule"
-            command.append("-B")
-            env = {**env, "CELERY_BEAT_SCHEDULE_FILENAME": str(schedule)}
-        self.process, self.log = start_logged(command, env, start_new_session=True)
+            self.beat, self.beat_log = start_logged(
+                [*celery, "beat", "--loglevel=INFO", "-s", str(schedule)],
+                env,
+                start_new_session=True,
+            )
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        beat = self.beat_log.read_text(errors="replace") if self.beat else ""
+        return self.log.read_text(errors="replace") + beat
 
     def kill(self) -> None:
         """SIGKILL to the worker and its pool children: nothing gets to clean up or ack."""
@@ -199,9 +208,11 @@ class Worker:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        for process in (self.process, self.beat):
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
-                self.process.wait(20)
+                process.wait(20)
             except subprocess.TimeoutExpired:
-                self.kill()
+                os.killpg(process.pid, signal.SIGKILL)
