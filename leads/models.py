@@ -201,7 +201,11 @@ class Lead(models.Model):
 
 
 class Activity(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    # No index of its own: activity_lead_time_idx starts with lead_id and serves every lookup
+    # by lead, and one index fewer to maintain makes each ingested activity cheaper to store.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(
         max_length=64,
         validators=[kind_validator],
