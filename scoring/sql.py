@@ -353,8 +353,12 @@ def _matched_sql(
     kinds = list(dict.fromkeys(r.kind for r in rules))
     kind_no = "CASE act.kind " + " ".join("WHEN %s THEN %s" for _ in kinds) + " END"
     kind_params = [p for n, kind in enumerate(kinds) for p in (kind, n)]
-    rule_rows = " UNION ALL ".join(
-        "SELECT %s AS rule_no, %s AS kind_no, %s AS decays" for _ in rules
+    # VALUES, not a UNION ALL of SELECTs: PostgreSQL then hashes these few rows in each worker
+    # and streams the activities past them, instead of hashing the activities.
+    rule_rows = (
+        "SELECT column1 AS rule_no, column2 AS kind_no, column3 AS decays FROM (VALUES "
+        + ", ".join("(%s, %s, %s)" for _ in rules)
+        + ") rule_values"
     )
     rule_params = [
         p for n, r in enumerate(rules) for p in (n, kinds.index(r.kind), 1 if r.decays else 0)
