@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -323,3 +324,23 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
     few = _peak_python_memory_of_a_full_rescore(2)
     many = _peak_python_memory_of_a_full_rescore(200)  # 100 times the activities
     assert many < few * 1.5 + 100_000
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's settings")
+def test_the_scoring_statements_settings_end_with_it():
+    # Inside a request's transaction: the rest of it must run with the usual work_mem and JIT.
+    ruleset = active(parse_ruleset(SAMPLE))
+    make_dana()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        before = cursor.fetchone()
+        apply_scores(ruleset, LeadSelection(), as_of=T, reason="rescore")
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's storage setting")
+def test_leads_leave_room_in_each_page_for_hot_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'leads_lead'")
+        assert "fillfactor=45" in cursor.fetchone()[0]
