@@ -42,6 +42,34 @@ def _attach(form: forms.ModelForm, problems) -> None:
         form.add_error(field, problem.message)
 
 
+# A rule's keys in rule-set JSON (contract §1), which the admin's forms edit.
+FIT_RULE_KEYS = [
+    "name",
+    "field",
+    "operator",
+    "values",
+    "min",
+    "max",
+    "points",
+    "group",
+    "order",
+    "disqualify",
+]
+BEHAVIOR_RULE_KEYS = [
+    "name",
+    "kind",
+    "url_contains",
+    "mode",
+    "points",
+    "max_count",
+    "min_count",
+    "window_days",
+    "decays",
+    "group",
+    "order",
+]
+
+
 class FitRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(
         choices=[(op, op) for op in OPERATORS],
@@ -51,22 +79,12 @@ class FitRuleForm(forms.ModelForm):
 
     class Meta:
         model = FitRule
-        fields = [
-            "name",
-            "field",
-            "operator",
-            "values",
-            "min",
-            "max",
-            "points",
-            "group",
-            "order",
-            "disqualify",
-        ]
+        fields = FIT_RULE_KEYS
 
     def clean(self):
         data = super().clean()
-        rule = {key: data.get(key) for key in self.Meta.fields}
+        # Not Meta.fields: the admin's inline formset adds its foreign key ("ruleset") there.
+        rule = {key: data.get(key) for key in FIT_RULE_KEYS}
         rule["values"] = data.get("values") or None
         rule["group"] = data.get("group") or None
         _attach(self, fit_rule_problems(rule, where=f'fit rule "{data.get("name")}"'))
@@ -80,23 +98,11 @@ class BehaviorRuleForm(forms.ModelForm):
 
     class Meta:
         model = BehaviorRule
-        fields = [
-            "name",
-            "kind",
-            "url_contains",
-            "mode",
-            "points",
-            "max_count",
-            "min_count",
-            "window_days",
-            "decays",
-            "group",
-            "order",
-        ]
+        fields = BEHAVIOR_RULE_KEYS
 
     def clean(self):
         data = super().clean()
-        rule = {key: data.get(key) for key in self.Meta.fields}
+        rule = {key: data.get(key) for key in BEHAVIOR_RULE_KEYS}
         rule["url_contains"] = data.get("url_contains") or None
         rule["group"] = data.get("group") or None
         _attach(self, behavior_rule_problems(rule, where=f'behavior rule "{data.get("name")}"'))

@@ -195,3 +195,39 @@ def test_sdrs_cannot_open_the_rule_admin(client, sdr):
     client.force_login(sdr)
     response = client.get(reverse("admin:scoring_ruleset_changelist"))
     assert response.status_code == 302  # not staff: sent to the admin login
+
+
+def test_the_history_names_who_changed_which_rule_and_who_published(marketing_client, marketer):
+    draft = load_ruleset(SAMPLE)
+    rules = list(draft.fit_rules.order_by("order", "pk"))
+    rows = [
+        {
+            "id": str(rule.pk),
+            "ruleset": str(draft.pk),
+            "name": rule.name,
+            "field": rule.field,
+            "operator": rule.operator,
+            "values": ", ".join(rule.values),
+            "min": "" if rule.min is None else str(rule.min),
+            "max": "" if rule.max is None else str(rule.max),
+            "points": str(rule.points + (7 if i == 0 else 0)),
+            "group": rule.group,
+            "order": str(rule.order),
+            "disqualify": "on" if rule.disqualify else "",
+        }
+        for i, rule in enumerate(rules)
+    ]
+    data = draft_post_data(draft, fit_rules=rows)
+    data["behavior_rules-INITIAL_FORMS"] = data["behavior_rules-TOTAL_FORMS"] = "0"
+    response = marketing_client.post(change_url(draft), data)
+    assert response.status_code == 302, [
+        (f.formset.errors, f.formset.non_form_errors())
+        for f in response.context["inline_admin_formsets"]
+    ]
+    marketing_client.post(reverse("admin:scoring_ruleset_publish", args=[draft.pk]))
+
+    history = marketing_client.get(reverse("admin:scoring_ruleset_history", args=[draft.pk]))
+    page = history.content.decode()
+    assert f"<td>Changed Points for fit rule “{rules[0].name}”.</td>" in page
+    assert "Published" in page
+    assert LogEntry.objects.filter(object_id=str(draft.pk), user=marketer).count() == 2
