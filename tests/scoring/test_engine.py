@@ -185,6 +185,9 @@ def test_activity_order_does_not_change_the_score(sample, dana, dana_activities)
         ("Directeur général", ["général"], True),
         ("C++ Developer", ["c++"], True),  # regex characters are literal
         ("Cxx Developer", ["c++"], False),
+        # A classic catastrophic-backtracking pattern is only text to find, never run.
+        ("a" * 50_000 + "!", ["(a+)+$"], False),
+        ("Owner of (a+)+$ Inc", ["(a+)+$"], True),
         ("Head of Growth", ["nobody", "head of"], True),  # any listed phrase
     ],
 )
