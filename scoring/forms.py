@@ -7,6 +7,8 @@ from django import forms
 from .models import BehaviorRule, FitRule, RuleSet
 from .rulesets import (
     ACTION_LABELS,
+    BEHAVIOR_RULE_KEYS,
+    FIT_RULE_KEYS,
     MATRIX_CELLS,
     OPERATORS,
     SLA_KEYS,
@@ -42,34 +44,6 @@ def _attach(form: forms.ModelForm, problems) -> None:
         form.add_error(field, problem.message)
 
 
-# A rule's keys in rule-set JSON (contract §1), which the admin's forms edit.
-FIT_RULE_KEYS = [
-    "name",
-    "field",
-    "operator",
-    "values",
-    "min",
-    "max",
-    "points",
-    "group",
-    "order",
-    "disqualify",
-]
-BEHAVIOR_RULE_KEYS = [
-    "name",
-    "kind",
-    "url_contains",
-    "mode",
-    "points",
-    "max_count",
-    "min_count",
-    "window_days",
-    "decays",
-    "group",
-    "order",
-]
-
-
 class FitRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(
         choices=[(op, op) for op in OPERATORS],
@@ -98,7 +72,20 @@ class BehaviorRuleForm(forms.ModelForm):
 
     class Meta:
         model = BehaviorRule
-        fields = BEHAVIOR_RULE_KEYS
+        # The rule-set file's keys, points next to the mode, where marketing looks first.
+        fields = [
+            "name",
+            "kind",
+            "url_contains",
+            "mode",
+            "points",
+            "max_count",
+            "min_count",
+            "window_days",
+            "decays",
+            "group",
+            "order",
+        ]
 
     def clean(self):
         data = super().clean()
