@@ -427,7 +427,7 @@ def _sum_rule_counts(months: list[dict]) -> tuple[list[dict], int, int]:
 
 
 def dashboard(month: date, user: AbstractBaseUser, *, now: datetime | None = None) -> Dashboard:
-    now = now or timezone.now()
+    """The page's figures; `now` left out reads the live months as of now, from the cache."""
     months = [shift(month, -k) for k in range(TREND_MONTHS - 1, -1, -1)]
     year = [figures_for(m, user=user, now=now) for m in months]
     figures = year[-1]

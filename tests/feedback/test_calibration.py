@@ -183,6 +183,7 @@ def test_the_live_month_is_read_from_a_cache_for_a_minute(march, manager):
     )
     # Within the minute the page shows the same figures; a given instant is always computed.
     assert calibration.figures_for(MARCH, user=manager) == seen
+    assert calibration.dashboard(MARCH, manager).figures["accepted"] == 3
     assert calibration.figures_for(MARCH, user=manager, now=AFTER_MARCH)["accepted"] == 4
     cache.delete(f"calibration:live:{MARCH:%Y-%m}:team")  # the minute is over
     assert calibration.figures_for(MARCH, user=manager)["accepted"] == 4
