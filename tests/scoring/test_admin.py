@@ -171,6 +171,14 @@ def test_a_manager_reads_a_drafts_matrix_without_being_able_to_edit_it(client, m
     html = client.get(change_url(draft)).content.decode().replace("&mdash;", "—")
     assert "matrix-table" in html and "MQL — priority" in html
     assert 'name="cell_A1"' not in html  # nothing to edit
+    # … nor buttons they may not use; a backtest they may run.
+    assert "Clone to draft" not in html and "Publish and rescore" not in html
+    assert "Backtest the last 90 days" in html
+
+
+def test_marketing_sees_clone_and_publish_on_a_draft(marketing_client):
+    html = marketing_client.get(change_url(load_default_ruleset(publish=False))).content.decode()
+    assert "Clone to draft" in html and "Publish and rescore" in html
 
 
 def test_import_refuses_a_bad_file_listing_every_problem(marketing_client):
