@@ -9,9 +9,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .forms import BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
+from .forms import SLA_LABELS, BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
 from .models import BehaviorRule, FitRule, RescoreRun, RuleSet, ScoreChange
-from .rulesets import ACTION_LABELS, RuleSetInvalid, ruleset_warnings
+from .rulesets import ACTION_LABELS, SLA_KEYS, RuleSetInvalid, ruleset_warnings
 
 
 class DraftOnlyInline(admin.TabularInline):
@@ -48,7 +48,14 @@ class RuleSetAdmin(admin.ModelAdmin):
     list_display = ["name", "version", "status", "rule_count", "published_at", "published_by"]
     list_filter = ["status"]
     search_fields = ["name", "description"]
-    readonly_fields = ["status", "version", "matrix_table", "rescore_progress", "based_on"]
+    readonly_fields = [
+        "status",
+        "version",
+        "matrix_table",
+        "service_levels",
+        "rescore_progress",
+        "based_on",
+    ]
     inlines = [FitRuleInline, BehaviorRuleInline]
     actions = ["clone_to_draft", "publish"]
     change_form_template = "scoring/admin/ruleset_change_form.html"
@@ -74,6 +81,7 @@ class RuleSetAdmin(admin.ModelAdmin):
                     },
                 ),
                 ("Matrix", {"fields": ["matrix_table", "rescore_progress"]}),
+                ("Service levels", {"fields": ["service_levels"]}),
             ]
         return [
             (None, {"fields": ["name", "description"]}),
@@ -156,6 +164,18 @@ class RuleSetAdmin(admin.ModelAdmin):
             '<table class="matrix-table"><tr><th></th><th>Interest 1 (high)</th>'
             "<th>Interest 2</th><th>Interest 3 (low)</th></tr>{}</table>",
             rows,
+        )
+
+    @admin.display(description="Service levels")
+    def service_levels(self, obj: RuleSet):
+        return format_html_join(
+            "",
+            "<div>{}: {} h</div>",
+            (
+                (SLA_LABELS[key].removesuffix(" (hours)"), f"{obj.sla_hours[key]:g}")
+                for key in SLA_KEYS
+                if key in obj.sla_hours
+            ),
         )
 
     @admin.display(description="Rescore")
