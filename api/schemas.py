@@ -6,6 +6,7 @@ Input models forbid unknown fields, so a misspelt field is reported instead of s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -166,6 +167,35 @@ def _id_text(value: Any) -> Any:
     return value
 
 
+# Free-form JSON (a lead's attributes, an activity's properties) is context, not a document store:
+# a limit keeps one call from filling the database or the scoring reads.
+MAX_FREE_JSON_BYTES = 16 * 1024
+MAX_FREE_JSON_DEPTH = 8
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests, without recursion (a hostile value may nest hundreds deep)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            stack.extend(
+                (child, depth) for child in (item.values() if isinstance(item, dict) else item)
+            )
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if _depth(value) > MAX_FREE_JSON_DEPTH:
+        raise ValueError(f"At most {MAX_FREE_JSON_DEPTH} levels of nesting.")
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > MAX_FREE_JSON_BYTES:
+        raise ValueError(f"At most {MAX_FREE_JSON_BYTES:,} bytes of JSON; this is {size:,}.")
+    return value
+
+
 def _kind(value: str) -> str:
     if not kind_validator.regex.search(value):
         raise ValueError(str(kind_validator.message))
@@ -176,6 +206,7 @@ Timestamp = Annotated[datetime, BeforeValidator(_parse_time), AfterValidator(_pl
 PastTimestamp = Annotated[datetime, BeforeValidator(_parse_time), AfterValidator(_plausible)]
 # Constraints sit inside `… | None`: on the union pydantic would apply them to null as well.
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+FreeJson = Annotated[dict[str, Any], AfterValidator(_small_json)]
 Text50 = Annotated[str, Field(max_length=50)]
 Text100 = Annotated[str, Field(max_length=100)]
 Text200 = Annotated[str, Field(max_length=200)]
@@ -242,8 +273,10 @@ class LeadIn(Input):
     external_id: LeadExternalId = Field(
         None, description="The lead's id in the CRM (a number is taken as text)."
     )
-    attributes: dict[str, Any] | None = Field(
-        None, description="Custom attributes for fit rules (attributes.KEY); replaces them."
+    attributes: FreeJson | None = Field(
+        None,
+        description="Custom attributes for fit rules (attributes.KEY); replaces them. At most "
+        f"{MAX_FREE_JSON_BYTES:,} bytes of JSON, {MAX_FREE_JSON_DEPTH} levels deep.",
     )
     created_at: Timestamp | None = None
     account: AccountIn | None = None
@@ -270,7 +303,11 @@ class ActivityIn(Input):
     ]
     occurred_at: PastTimestamp
     url: Text2000 | None = None
-    properties: dict[str, Any] | None = None
+    properties: FreeJson | None = Field(
+        None,
+        description=f"Context, e.g. a campaign. At most {MAX_FREE_JSON_BYTES:,} bytes of JSON, "
+        f"{MAX_FREE_JSON_DEPTH} levels deep.",
+    )
     source: Text100 | None = None
     external_id: EventExternalId = Field(
         None,

@@ -101,9 +101,11 @@ def parse_json(body: bytes) -> Any:
     JSON, so it is refused here, once, for every endpoint."""
     try:
         data = json.loads(body)
+        field = nul_field(data)
     except ValueError as error:  # UnicodeDecodeError is a ValueError too
         raise ApiError(400, malformed(error)) from None
-    field = nul_field(data)
+    except RecursionError:  # hundreds of levels: no request of ours nests like that
+        raise ApiError(400, "Malformed JSON: nested too deeply.") from None
     if field is not None:
         raise ApiError(
             422,

@@ -315,3 +315,31 @@ def test_an_oversized_body_is_a_413_before_it_is_read(api):
     assert body["detail"].startswith("The request body is larger than ")
     assert body["errors"] == []
     assert counts() == (0, 0, 0, 0)
+
+
+def test_properties_over_16_kb_are_refused_naming_the_field(api):
+    response = api.post("activities", activity(properties={"notes": "x" * 17_000}))
+    assert response.status_code == 422
+    assert only_error(response) == {
+        "index": 0,
+        "field": "properties",
+        "message": "At most 16,384 bytes of JSON; this is 17,013.",
+    }
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_properties_nested_deeper_than_eight_levels_are_refused(api):
+    deep: dict = {"level": 9}
+    for _ in range(8):
+        deep = {"inner": deep}
+    response = api.post("activities", activity(properties=deep))
+    assert response.status_code == 422
+    assert only_error(response)["message"] == "At most 8 levels of nesting."
+    assert api.post("activities", activity(properties=deep["inner"])).status_code == 200
+
+
+def test_json_nested_thousands_deep_is_a_400_not_a_crash(api):
+    body = '{"activities": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = api.post("activities", raw=body)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Malformed JSON: nested too deeply."

@@ -310,3 +310,11 @@ def test_created_at_without_an_offset_is_in_the_site_time_zone(api, settings):
     response = api.post("leads", {"email": "dana@northwind.com", "created_at": "2026-01-15T09:00"})
     assert response.status_code == 201
     assert Lead.objects.get().created_at == datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
+
+
+def test_attributes_over_16_kb_are_a_422_and_change_nothing(api):
+    response = api.post("leads", {**DANA, "attributes": {f"k{n}": "v" * 100 for n in range(200)}})
+    assert response.status_code == 422
+    assert only_error(response)["field"] == "attributes"
+    assert only_error(response)["message"].startswith("At most 16,384 bytes of JSON")
+    assert counts() == (0, 0, 0, 0)
