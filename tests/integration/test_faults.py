@@ -2,6 +2,7 @@
 under load. Each runs the production processes (gunicorn, a Celery worker with its beat) against
 a Redis or PostgreSQL of its own that it can break (docs/reliability.md lists them)."""
 
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,11 @@ def test_with_redis_down_the_api_and_pages_work_and_work_not_queued_runs_once_it
         assert sam.log_in("sam").status_code == 302  # the login throttle's cache is down too
         queue = sam.request("GET", "/")
         assert queue.status_code == 200 and "Queue" in queue.text
+        # whitenoise serves the collected, content-hashed stylesheet, cacheable for good.
+        stylesheet = re.search(r'href="(/static/css/leadgauge\.[0-9a-f]{12}\.css)"', queue.text)
+        assert stylesheet, "the page links the hashed stylesheet"
+        css = requests.get(web.url + stylesheet[1], headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert css.status_code == 200 and "immutable" in css.headers["Cache-Control"]
 
         admin = Visitor(web.url)
         admin.log_in("root")
