@@ -31,15 +31,41 @@ class DraftOnlyInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
+    # Read-only, a list of words reads as the form shows it ("vp, director"), not as JSON.
+    word_lists: tuple[str, ...] = ()
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        # super() appended the *_text read-only fields; put each where its field was instead.
+        shown = [f"{name}_text" if name in self.word_lists else name for name in fields]
+        return list(dict.fromkeys(shown))
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return super().get_readonly_fields(request, obj)
+        return [f"{name}_text" for name in self.word_lists]
+
 
 class FitRuleInline(DraftOnlyInline):
     model = FitRule
     form = FitRuleForm
+    word_lists = ("values",)
+
+    @admin.display(description="Values")
+    def values_text(self, rule: FitRule) -> str:
+        return ", ".join(map(str, rule.values or [])) or "-"
 
 
 class BehaviorRuleInline(DraftOnlyInline):
     model = BehaviorRule
     form = BehaviorRuleForm
+    word_lists = ("url_contains",)
+
+    @admin.display(description="URL contains")
+    def url_contains_text(self, rule: BehaviorRule) -> str:
+        return ", ".join(rule.url_contains or []) or "-"
 
 
 @admin.register(RuleSet)

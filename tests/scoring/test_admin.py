@@ -175,6 +175,8 @@ def test_a_manager_reads_a_drafts_matrix_without_being_able_to_edit_it(client, m
     assert "Clone to draft" not in html and "Publish and rescore" not in html
     assert "Backtest the last 90 days" in html
     assert "First touch, MQL priority: 1 h" in html  # the service levels, read-only
+    assert "vp, svp, evp, vice president" in html  # word lists as the form shows them, not JSON
+    assert "[&quot;vp&quot;" not in html
 
 
 def test_marketing_sees_clone_and_publish_on_a_draft(marketing_client):
