@@ -212,9 +212,9 @@ def suggest(*, now: datetime | None = None) -> Suggestions:
         if getattr(rule, "disqualify", False):
             reason = "disqualifies: not a matter of points"
         elif name not in judged:
-            reason = f"only {n} dispositioned MQLs had it: too few to judge"
+            reason = _too_few(n)
         else:
-            reason = _reason(rule.points, points[name])
+            reason = _reason(rule.points, points[name], interval)
         lift, low, high = interval or (None, None, None)
         result.rules.append(
             Suggestion(
@@ -287,14 +287,32 @@ def _rescaled(rule_specs, judged, features, beta, rows) -> dict[str, float]:
     return points
 
 
-def _reason(current: float, suggested: float) -> str:
-    # The regression holds the other rules fixed, so a rule's raw lift can point the other way.
+def _too_few(n: int) -> str:
+    if n == 0:
+        return "no dispositioned MQL had it: too few to judge"
+    return f"only {n} dispositioned MQL{'s' if n > 1 else ''} had it: too few to judge"
+
+
+def _reason(current: float, suggested: float, interval: tuple[float, float, float] | None) -> str:
+    # The regression holds the other rules fixed, so a rule's raw lift can point the other way;
+    # when it clearly does, say so, or the two columns read as a contradiction.
+    _, low, high = interval or (None, None, None)
     if suggested == current:
         return "the points match what sales accepts"
     if current > 0 and suggested <= 0:
         return "adds nothing once the other rules are counted: its points are noise"
     if suggested > current:
+        if high is not None and high < 1:
+            return (
+                "its MQLs are accepted less often, but because of their other rules; "
+                "on its own it is worth more than its points"
+            )
         return "worth more than its points, the other rules held fixed"
+    if low is not None and low > 1:
+        return (
+            "its MQLs are accepted more often, but because of their other rules; "
+            "on its own it is worth less than its points"
+        )
     return "worth less than its points, the other rules held fixed"
 
 

@@ -32,7 +32,7 @@ def test_a_predictive_rule_gains_points_and_a_noise_rule_loses_them():
     assert rules["North America"].low < 1 < rules["North America"].high
     # Rules no MQL carried keep their points, and say why.
     assert rules["Demo request"].suggested == rules["Demo request"].current
-    assert rules["Demo request"].reason == "only 0 dispositioned MQLs had it: too few to judge"
+    assert rules["Demo request"].reason == "no dispositioned MQL had it: too few to judge"
 
 
 def test_with_too_few_dispositions_nothing_is_suggested(manager, client):
@@ -103,3 +103,20 @@ def test_on_the_demo_a_suggested_draft_backtests_to_a_higher_acceptance_rate(man
     backtest = services.run_backtest(services.start_backtest(draft, days=90, user=manager).pk)
     sides = backtest.result["sides"]
     assert sides["draft"]["acceptance_rate"] > sides["active"]["acceptance_rate"]
+
+
+@pytest.mark.parametrize(
+    ("current", "suggested", "lift", "reason"),
+    [
+        (10, 11, (0.72, 0.58, 0.89), "its MQLs are accepted less often, but because of their "
+         "other rules; on its own it is worth more than its points"),
+        (10, 8, (1.3, 1.1, 1.5), "its MQLs are accepted more often, but because of their other "
+         "rules; on its own it is worth less than its points"),
+        (10, 14, (1.3, 1.1, 1.5), "worth more than its points, the other rules held fixed"),
+        (10, 14, (0.9, 0.7, 1.1), "worth more than its points, the other rules held fixed"),
+    ],
+)  # fmt: skip
+def test_advice_that_goes_against_the_raw_lift_says_why(current, suggested, lift, reason):
+    """A rule whose own MQLs are accepted less often can still deserve more points once the
+    other rules are counted; the page says so instead of seeming to contradict itself."""
+    assert weights._reason(current, suggested, lift) == reason
