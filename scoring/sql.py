@@ -398,54 +398,44 @@ def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection
         return None
     matched = _matched_sql(rules, ruleset, as_of, selection, d)
 
-    def case(values: dict[int, object]) -> tuple[str, list]:
-        whens = " ".join("WHEN %s THEN %s" for _ in values)
-        return f"CASE rule_no {whens} END", [p for item in values.items() for p in item]
-
-    cap_sql, cap_params = case({n: r.max_count or 2**31 - 1 for n, r in enumerate(rules)})
-    contribution_whens, contribution_params = [], []
+    # One aggregate pass over the numbered activities, per lead: for each rule the figures its
+    # contribution needs (the capped sum for `each`, the count and the freshest weight for
+    # `once`), NULL when the rule did not match. Then per group the first rule in order that
+    # matched: COALESCE over the group's contributions. (Aggregating per rule first, then per
+    # lead, cost a second pass in the one process that runs the window.)
+    aggregates, contribution = [], {}
     for n, r in enumerate(rules):
         if r.mode == "each":
-            contribution_whens.append("WHEN rule_no = %s THEN %s * capped")
-            contribution_params.extend([n, float(r.points)])
+            cap = f" AND rn <= {int(r.max_count)}" if r.max_count else ""
+            aggregates.append(f"SUM(w) FILTER (WHERE rule_no = {n}{cap}) AS s{n}")
+            contribution[n] = (f"%s * s{n}", [float(r.points)])
         else:
             # Decay falls with age, so the most recent activity has the largest weight.
-            contribution_whens.append(
-                "WHEN rule_no = %s AND n >= %s THEN %s * w_max WHEN rule_no = %s THEN NULL"
+            aggregates.append(f"COUNT(*) FILTER (WHERE rule_no = {n}) AS k{n}")
+            aggregates.append(f"MAX(w) FILTER (WHERE rule_no = {n}) AS m{n}")
+            contribution[n] = (
+                f"CASE WHEN k{n} >= %s THEN %s * m{n} END",
+                [int(r.min_count), float(r.points)],
             )
-            contribution_params.extend([n, r.min_count, float(r.points), n])
-    # One column per rule (NULL when it did not match), then per group the first rule in order
-    # that matched: COALESCE over the group's columns. Cheaper than ranking rows per group.
-    pivot = ", ".join(
-        f"MAX(CASE WHEN rule_no = {n} THEN contribution END) AS c{n}" for n in range(len(rules))
-    )
     index = {id(r): n for n, r in enumerate(rules)}
-    total = " + ".join(
-        f"COALESCE({', '.join(f'c{index[id(r)]}' for r in members)}, 0)"
-        for members in _grouped(rules)
-    )
+    terms, params = [], []
+    for members in _grouped(rules):
+        parts = [contribution[index[id(r)]] for r in members]
+        terms.append(f"COALESCE({', '.join(sql for sql, _ in parts)}, 0)")
+        params.extend(p for _, member_params in parts for p in member_params)
     text = f"""
-        SELECT lead_id, {total} AS interest FROM (
-            SELECT lead_id, {pivot}
+        SELECT lead_id, {" + ".join(terms)} AS interest FROM (
+            SELECT lead_id, {", ".join(aggregates)}
             FROM (
-                SELECT lead_id, rule_no, CASE {" ".join(contribution_whens)} END AS contribution
-                FROM (
-                    SELECT lead_id, rule_no, COUNT(*) AS n, MAX(w) AS w_max,
-                           SUM(CASE WHEN rn <= {cap_sql} THEN w ELSE 0 END) AS capped
-                    FROM (
-                        SELECT lead_id, rule_no, w, ROW_NUMBER() OVER (
-                            PARTITION BY lead_id, rule_no ORDER BY occurred_at DESC) AS rn
-                        FROM ({matched.text}) matched
-                    ) numbered
-                    GROUP BY lead_id, rule_no
-                ) per_rule
-            ) contributions
+                SELECT lead_id, rule_no, w, ROW_NUMBER() OVER (
+                    PARTITION BY lead_id, rule_no ORDER BY occurred_at DESC) AS rn
+                FROM ({matched.text}) matched
+            ) numbered
             GROUP BY lead_id
-        ) pivoted
+        ) per_lead
     """
     # Parameters follow the order of their placeholders in the text.
-    params = contribution_params + cap_params + matched.params
-    return _Sql(text, params)
+    return _Sql(text, params + matched.params)
 
 
 def score_select(
