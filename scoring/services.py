@@ -200,6 +200,11 @@ def apply_scores(
         if connection.vendor == "postgresql" and selection.ids is None:
             # Without statistics the planner guesses the joins below at a thousand rows.
             cursor.execute(f"ANALYZE {_TEMP_TABLE}")
+        # The chunk's id range on leads_lead as well: without it the merge join below reads the
+        # leads of every chunk before this one.
+        in_range = LeadSelection(start=selection.start, stop=selection.stop)
+        l_range, l_params = in_range.where("l.id")
+        lead_range, lead_params = in_range.where("leads_lead.id")
         cursor.execute(
             f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
                     from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
@@ -207,8 +212,8 @@ def apply_scores(
                 SELECT l.id, %s, %s, %s, CASE WHEN l.scored_at IS NULL THEN '' ELSE l.cell END,
                        s.cell, l.stage, l.stage, s.fit, s.interest, s.total, s.disqualified = 1
                 FROM leads_lead l JOIN {_TEMP_TABLE} s ON s.lead_id = l.id
-                WHERE l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1)""",
-            [now_param, reason, ruleset.version],
+                WHERE {l_range} AND (l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1))""",
+            [now_param, reason, ruleset.version, *l_params],
         )
         cursor.execute(
             f"""UPDATE leads_lead SET fit_score = s.fit, interest_score = s.interest,
@@ -216,13 +221,13 @@ def apply_scores(
                     interest_tier = s.interest_tier, cell = s.cell,
                     disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s
                 FROM {_TEMP_TABLE} s
-                WHERE leads_lead.id = s.lead_id AND (
+                WHERE leads_lead.id = s.lead_id AND {lead_range} AND (
                     COALESCE(leads_lead.ruleset_version, 0) <> %s
                     OR leads_lead.scored_at IS NULL
                     OR ABS(leads_lead.fit_score - s.fit) > 1e-9
                     OR ABS(leads_lead.interest_score - s.interest) > 1e-9
                     OR leads_lead.disqualified <> (s.disqualified = 1))""",
-            [as_of_param, ruleset.version, ruleset.version],
+            [as_of_param, ruleset.version, *lead_params, ruleset.version],
         )
         changed = cursor.rowcount
         candidates = _mql_candidates(cursor, spec) if open_handoffs else []
