@@ -30,14 +30,11 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 15
 
 
-def database_unavailable(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(render_to_string("503.html", request=None), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a lost database connection is a calm 503 page, anything else Django's 500."""
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return database_unavailable(request)
-    return defaults.server_error(request)
+    if not isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return defaults.server_error(request)
+    # Rendered without the request: its user and session would need the database.
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -241,14 +241,14 @@ def apply_scores(
 
 
 @contextmanager
-def _planner_settings(cursor, settings: dict[str, str]):
+def _planner_settings(cursor, values: dict[str, str]):
     """PostgreSQL settings for one statement: set for it, then put back as they were, so the
     rest of a surrounding transaction (an API request) runs with the usual ones."""
     if connection.vendor != "postgresql":
         yield
         return
     previous = {}
-    for name, value in settings.items():
+    for name, value in values.items():
         cursor.execute("SELECT current_setting(%s)", [name])
         previous[name] = cursor.fetchone()[0]
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
@@ -361,6 +361,7 @@ def start_rescore(
         total_chunks=len(chunks),
         open_handoffs=as_of is None,
         only_with_activity=only_with_activity,
+        queued_at=timezone.now() if sync else None,  # run here: nothing to hand to Celery
     )
     RescoreChunk.objects.bulk_create(
         RescoreChunk(run=run, start=start, stop=stop) for start, stop in chunks
@@ -368,7 +369,6 @@ def start_rescore(
     if not chunks:
         finish_chunk(run.pk, None, 0)
     if sync:
-        RescoreRun.objects.filter(pk=run.pk).update(queued_at=timezone.now())
         for start, stop in chunks:
             rescore_chunk_now(run.pk, start, stop, only_with_activity=only_with_activity)
             if progress:
@@ -399,13 +399,15 @@ def resume_stalled_rescores(*, now: datetime | None = None) -> list[RescoreRun]:
     """
     now = now or timezone.now()
     stalled_since = now - timedelta(seconds=settings.RESCORE_STALL_SECONDS)
+    never_queued = Q(
+        queued_at__isnull=True,
+        started_at__lt=now - timedelta(seconds=settings.RECOVERY_GRACE_SECONDS),
+    )
+    no_progress = Q(queued_at__lt=stalled_since) & (
+        Q(progressed_at__isnull=True) | Q(progressed_at__lt=stalled_since)
+    )
     stalled = RescoreRun.objects.filter(status=RescoreRun.Status.RUNNING).filter(
-        Q(
-            queued_at__isnull=True,
-            started_at__lt=now - timedelta(seconds=settings.RECOVERY_GRACE_SECONDS),
-        )
-        | Q(queued_at__lt=stalled_since, progressed_at__isnull=True)
-        | Q(queued_at__lt=stalled_since, progressed_at__lt=stalled_since)
+        never_queued | no_progress
     )
     resumed = [run for run in stalled if queue_chunks(run)]
     for run in resumed:
