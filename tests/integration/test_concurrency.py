@@ -15,10 +15,12 @@ from feedback.models import Handoff
 from feedback.roles import MANAGER, SDR
 from leads.models import Activity, Lead
 from leads.services import NewActivity, ingest_activities, upsert_lead
+from scoring import services as scoring_services
 from scoring.models import FitRule, RescoreRun
 from scoring.selectors import explain_lead
 from scoring.services import (
     clone_ruleset,
+    lead_id_chunks,
     load_default_ruleset,
     publish_ruleset,
     rescore_leads,
@@ -163,3 +165,54 @@ def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score
     for lead in Lead.objects.all():
         assert lead.ruleset_version == new.version
         assert lead.fit_score == pytest.approx(explain_lead(lead, as_of=lead.scored_at).fit)
+
+
+def test_a_rescore_run_here_scores_two_chunks_at_once_and_stores_what_one_at_a_time_would(
+    scored_leads, settings, monkeypatch
+):
+    ruleset, leads = scored_leads
+    Lead.objects.bulk_create(
+        Lead(email=f"more{n}@northwind.com", title=title, account=leads[0].account)
+        for n, title in enumerate(["VP Marketing", "Intern", "Sales Manager", ""] * 15)
+    )
+    Activity.objects.bulk_create(
+        Activity(lead=lead, kind="page_view", url="/pricing", occurred_at=timezone.now())
+        for lead in Lead.objects.all()[::3]
+    )
+    as_of = timezone.now()
+    score_fields = ("pk", "fit_score", "interest_score", "cell", "ruleset_version", "scored_at")
+
+    def unscored():
+        Lead.objects.update(scored_at=None, fit_score=0, interest_score=0, total_score=0)
+
+    settings.RESCORE_SYNC_CONNECTIONS = 1
+    unscored()
+    start_rescore(ruleset, reason="rescore", as_of=as_of, sync=True, chunk_size=10)
+    one_at_a_time = list(Lead.objects.order_by("pk").values_list(*score_fields))
+    unscored()
+
+    settings.RESCORE_SYNC_CONNECTIONS = 2
+    real_chunk, lock = scoring_services.rescore_chunk_now, threading.Lock()
+    running, most_at_once = [0], [0]
+    first_two = {start for start, _ in lead_id_chunks(10)[:2]}
+    both_running = threading.Barrier(2, timeout=10)  # broken (an error) unless they run at once
+
+    def counted_chunk(run_id, start, stop, **options):
+        with lock:
+            running[0] += 1
+            most_at_once[0] = max(most_at_once[0], running[0])
+        try:
+            if start in first_two:
+                both_running.wait()
+            return real_chunk(run_id, start, stop, **options)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(scoring_services, "rescore_chunk_now", counted_chunk)
+    run = start_rescore(ruleset, reason="rescore", as_of=as_of, sync=True, chunk_size=10)
+
+    assert most_at_once[0] == 2
+    assert (run.status, run.done_chunks) == (RescoreRun.Status.DONE, run.total_chunks)
+    assert run.leads_changed == Lead.objects.count()
+    assert list(Lead.objects.order_by("pk").values_list(*score_fields)) == one_at_a_time
