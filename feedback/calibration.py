@@ -470,9 +470,14 @@ def recommendations(figures: dict, rules_year: list[dict]) -> list[str]:
     """Plain-language advice that follows from the month's figures and the year's rule lift."""
     advice = []
     if figures["dispositioned"] < MIN_DISPOSITIONS:
+        count = figures["dispositioned"]
+        dispositioned = {
+            0: "No MQL was dispositioned this month",
+            1: "Only 1 MQL was dispositioned this month",
+        }.get(count, f"Only {count} MQLs were dispositioned this month")
         advice.append(
-            f"Only {figures['dispositioned']} MQLs were dispositioned this month: too few to "
-            "judge the month's rates; the rule advice below reads the last 12 months."
+            f"{dispositioned}: too few to judge the month's rates; the rule advice below reads "
+            "the last 12 months."
         )
     else:
         acceptance = figures["acceptance_rate"]

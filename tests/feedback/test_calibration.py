@@ -158,7 +158,17 @@ def test_a_month_without_dispositions_says_it_is_too_early_to_judge(march):
     figures = calibration.month_figures(date(2026, 4, 1), now=AFTER_MARCH)
     assert figures["acceptance_rate"] is None
     advice = calibration.recommendations(figures, [])
-    assert advice[0].startswith("Only 0 MQLs were dispositioned this month")
+    assert advice[0].startswith("No MQL was dispositioned this month")
+
+
+@pytest.mark.parametrize(
+    ("count", "opening"),
+    [(1, "Only 1 MQL was dispositioned this month"), (7, "Only 7 MQLs were dispositioned")],
+)
+def test_a_thin_month_counts_its_dispositions_in_plain_words(march, count, opening):
+    figures = calibration.month_figures(date(2026, 4, 1), now=AFTER_MARCH)
+    advice = calibration.recommendations({**figures, "dispositioned": count}, [])
+    assert advice[0].startswith(opening)
 
 
 def test_a_closed_month_keeps_its_figures_when_history_changes(march, manager):

@@ -83,7 +83,7 @@ def test_an_empty_past_month_shows_dashes_not_zeros(client, manager):
     client.force_login(manager)
     page = client.get("/calibration/2025-01/").content.decode()
     assert "January 2025" in page
-    assert "Only 0 MQLs were dispositioned this month" in page
+    assert "No MQL was dispositioned this month" in page
     assert '<dd class="stat-value">—</dd>' in page
 
 
