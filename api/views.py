@@ -383,6 +383,12 @@ def lead_detail(request: HttpRequest, lead_id: int) -> LeadOut:
     summary="The lead with this e-mail",
 )
 def lead_by_email(request: HttpRequest, email: str) -> LeadOut:
+    if "\x00" in email:  # no e-mail can hold it, and PostgreSQL refuses it even in a lookup
+        raise ApiError(
+            422,
+            "The request is invalid.",
+            [ErrorItem(index=None, field="email", message=NUL_MESSAGE)],
+        )
     lead = Lead.objects.select_related("account").filter(email=normalize_email(email)).first()
     if lead is None:
         raise Http404("No lead with this e-mail.")

@@ -213,6 +213,12 @@ def test_a_nul_character_anywhere_is_a_422_naming_the_field(api):
     assert key.json()["errors"][0]["field"] == "properties.a\\u0000"
 
 
+def test_looking_up_an_email_with_a_nul_character_is_a_422_naming_it(api):
+    response = api.get("leads?email=%00ada%40acme.com")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "email"
+
+
 def test_a_path_with_an_encoded_line_break_is_a_json_404(api):
     response = api.get("leads/abc%0A")
     assert response.status_code == 404
