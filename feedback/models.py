@@ -94,7 +94,10 @@ class Handoff(models.Model):
     The score snapshot never changes afterwards; the lead's live score does.
     """
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="handoffs")
+    # No index of its own: handoff_lead_idx starts with lead_id.
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="handoffs", db_index=False
+    )
     ruleset = models.ForeignKey(
         "scoring.RuleSet", on_delete=models.PROTECT, related_name="handoffs"
     )

@@ -146,7 +146,9 @@ class Lead(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Derived from the e-mail on save; stored so fit rules can match them in SQL.
-    email_domain = models.CharField(max_length=253, editable=False, db_index=True)
+    # Not indexed: no query looks leads up by domain (accounts have their own), and every
+    # index on leads_lead is one more write for each new lead and each cell move.
+    email_domain = models.CharField(max_length=253, editable=False)
     email_is_free = models.BooleanField(default=False, editable=False)
 
     # Scoring state, kept current by the scoring engine. No index holds a score column: that
