@@ -150,8 +150,11 @@ class Handoff(models.Model):
             ),
         ]
         indexes = [
+            # The queue's whole order: an SDR's page is the first 25 entries of this index,
+            # however many MQLs are open. (total_score is the score when handed off; it never
+            # changes, so the index costs no update.)
             models.Index(
-                fields=["assigned_to", "rank", "sla_due"],
+                fields=["assigned_to", "rank", "sla_due", "-total_score", "id"],
                 condition=models.Q(disposition=""),
                 name="handoff_queue_idx",
             ),

@@ -520,7 +520,10 @@ def _vacuum() -> None:
     (the tests), where ANALYZE alone keeps the planner informed."""
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM (ANALYZE) leads_lead, leads_account, leads_activity")
+            cursor.execute(
+                "VACUUM (ANALYZE) leads_lead, leads_account, leads_activity, scoring_scorechange, "
+                "feedback_handoff, feedback_handoffcontribution"
+            )
     else:
         refresh_planner_statistics()
 
@@ -688,7 +691,7 @@ def _settle_before_ingest(
     So the ingest figures time ingest: not the disk writing back a million rescored leads, nor
     each sampled lead's first read from disk. A live system's active leads are the ones it saw
     recently; on these machines a page that has not been read for a minute is off to disk (the
-    host takes back page cache), and a cold page costs about a millisecond.
+    host takes back page cache), and a cold page costs up to a few milliseconds.
     """
     if connection.vendor == "postgresql":
         try:
