@@ -172,8 +172,8 @@ CELERY_TIMEZONE = TIME_ZONE
 RECOVERY_GRACE_SECONDS = env.int("RECOVERY_GRACE_SECONDS", default=60)
 RESCORE_STALL_SECONDS = env.int("RESCORE_STALL_SECONDS", default=900)
 RECOVERY_SWEEP_INTERVAL_SECONDS = env.int("RECOVERY_SWEEP_INTERVAL_SECONDS", default=60)
-# A rescore run here (rescore --sync, a large import) scores this many chunks at once, each on
-# a database connection of its own, as that many Celery workers would.
+# rescore --sync scores this many chunks at once, each on a database connection of its own, as
+# that many Celery workers would. (A rescore inside a transaction, as after an import, cannot.)
 RESCORE_SYNC_CONNECTIONS = env.int("RESCORE_SYNC_CONNECTIONS", default=2)
 CELERY_BEAT_SCHEDULE = {
     "decay-scores": {

@@ -177,6 +177,10 @@ def open_handoffs(ruleset: RuleSet, lead_ids: Sequence[int], *, now: datetime | 
         lead_id__in=lead_ids
     ).values_list("pk", "lead_id", "kind", "occurred_at", "url"):
         activities[lead_id].append(engine.ActivityFact(pk, kind, occurred_at, url))
+    # Concurrent openings (two rescore chunks, two API batches) take turns from here until
+    # commit, so each reads the other's handoffs and rotation: leads at one account go to one
+    # SDR, and no turn of the round robin is dealt twice.
+    list(SdrProfile.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
     owners = _account_owners(leads)
     unowned = [lead for lead in leads if owners.get(lead.account_id) is None]
     turn = iter(_round_robin(len(unowned), now))

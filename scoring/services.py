@@ -385,8 +385,10 @@ def _rescore_chunks_here(
     """A run's chunks in this process: RESCORE_SYNC_CONNECTIONS at a time on PostgreSQL, so one
     chunk's single-process steps (its window sort, its UPDATE) overlap another's parallel scan.
 
-    Inside a transaction (a publish, a test) or on SQLite they run one after another: other
-    connections could not see this one's uncommitted rows, and SQLite writes one at a time.
+    Inside a transaction (a publish, an import, a test) or on SQLite they run one after
+    another: other connections could not see this one's uncommitted rows, and SQLite writes one
+    at a time. After an error (or Ctrl-C) no further chunk starts; one already running finishes,
+    and the stall sweep queues what is left.
     """
 
     def rescore(chunk: tuple[int, int]) -> None:
@@ -407,6 +409,10 @@ def _rescore_chunks_here(
     def rescore_on_own_connection(chunk: tuple[int, int]) -> None:
         try:
             rescore(chunk)
+        except Exception:
+            # Logged here: only the first failure is raised to the caller.
+            logger.exception("rescore chunk failed", extra={"run": run.pk, "start": chunk[0]})
+            raise
         finally:
             connection.close()  # this thread's: Django opens one per thread
 

@@ -93,6 +93,29 @@ def test_concurrent_rescoring_never_opens_two_handoffs(open_handoff):
     assert Handoff.objects.filter(lead=lead, disposition="").count() == 1
 
 
+def test_two_handoffs_opened_at_once_go_to_two_sdrs_in_turn(transactional_db, monkeypatch):
+    make_user("sam", SDR), make_user("kim", SDR)
+    ruleset = load_default_ruleset(publish=True, sync=True)
+    leads = [
+        upsert_lead(email=f"vp@{name}.com", title="VP Sales", account={"domain": f"{name}.com"})[0]
+        for name in ("acme", "globex")
+    ]
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(cell="A1")
+    read_owners = services._account_owners
+
+    def slow_owners(leads):
+        time.sleep(0.3)  # unless they take turns, both read the rotation before either moves it
+        return read_owners(leads)
+
+    monkeypatch.setattr(services, "_account_owners", slow_owners)
+    results = run_together(
+        *[(lambda lead=lead: services.open_handoffs(ruleset, [lead.pk])) for lead in leads]
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    open_handoffs = Handoff.objects.filter(disposition="")
+    assert sorted(open_handoffs.values_list("assigned_to__username", flat=True)) == ["kim", "sam"]
+
+
 @pytest.fixture
 def scored_leads(transactional_db):
     ruleset = load_default_ruleset(publish=True, sync=True)
