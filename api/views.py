@@ -96,6 +96,13 @@ def nul_field(value: Any, path: str = "") -> str | None:
     return None
 
 
+def holds_nul(field: str | None) -> ApiError:
+    """The 422 for a text holding NUL: PostgreSQL refuses it in text and JSON, even to compare."""
+    return ApiError(
+        422, "The request is invalid.", [ErrorItem(index=None, field=field, message=NUL_MESSAGE)]
+    )
+
+
 def parse_json(body: bytes) -> Any:
     """The body's JSON. A NUL character is valid JSON that PostgreSQL cannot store in text or
     JSON, so it is refused here, once, for every endpoint."""
@@ -107,11 +114,7 @@ def parse_json(body: bytes) -> Any:
     except RecursionError:  # hundreds of levels: no request of ours nests like that
         raise ApiError(400, "Malformed JSON: nested too deeply.") from None
     if field is not None:
-        raise ApiError(
-            422,
-            "The request is invalid.",
-            [ErrorItem(index=None, field=field or None, message=NUL_MESSAGE)],
-        )
+        raise holds_nul(field or None)
     return data
 
 
@@ -383,12 +386,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> LeadOut:
     summary="The lead with this e-mail",
 )
 def lead_by_email(request: HttpRequest, email: str) -> LeadOut:
-    if "\x00" in email:  # no e-mail can hold it, and PostgreSQL refuses it even in a lookup
-        raise ApiError(
-            422,
-            "The request is invalid.",
-            [ErrorItem(index=None, field="email", message=NUL_MESSAGE)],
-        )
+    if "\x00" in email:
+        raise holds_nul("email")
     lead = Lead.objects.select_related("account").filter(email=normalize_email(email)).first()
     if lead is None:
         raise Http404("No lead with this e-mail.")

@@ -151,8 +151,9 @@ class Lead(models.Model):
     email_domain = models.CharField(max_length=253, editable=False)
     email_is_free = models.BooleanField(default=False, editable=False)
 
-    # Scoring state, kept current by the scoring engine. No index holds a score column: that
-    # would rule out PostgreSQL's HOT updates and slow every rescore.
+    # Scoring state, kept current by the scoring engine. Only the cell is indexed (the matrix's
+    # drill-down, lead_cell_idx): an indexed column rules out PostgreSQL's HOT update whenever
+    # it changes, and the cell changes far less often than the scores do.
     fit_score = models.FloatField(default=0, editable=False)
     interest_score = models.FloatField(default=0, editable=False)
     total_score = models.FloatField(default=0, editable=False)
