@@ -8,6 +8,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from .rulesets import (
     parse_ruleset,
     ruleset_to_dict,
 )
-from .sql import LeadSelection, dialect_for, score_select
+from .sql import LeadSelection, Sql, dialect_for, score_select
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,10 @@ CHUNK_SIZE = 250_000
 # Up to this many leads are rescored by id; more go by id range.
 ID_LIST_LIMIT = 1000
 _TEMP_TABLE = "lg_scores"
-# PostgreSQL settings for scoring an id range: the window sort fits in memory and the scan,
-# join and sort run in parallel workers (the defaults price a parallel plan out). JIT is off for
-# every scoring statement: compiling its many CASE expressions cost seconds, more than it saved.
-_RANGE_SETTINGS = {
-    "work_mem": "512MB",
-    "parallel_setup_cost": "0",
-    "parallel_tuple_cost": "0",
-    "jit": "off",
-}
-# A few hundred leads' activities are read fastest by this process alone: starting parallel
-# workers cost more than they saved (47 ms against 94 ms for 1,000 leads of a million).
-_IDS_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+# PostgreSQL settings for storing scores: the window sort and the hashes fit in memory, and
+# no JIT: compiling the statement's many CASE expressions cost seconds, more than it saved.
+# Set for that statement only.
+_SCORING_SETTINGS = {"work_mem": "512MB", "jit": "off"}
 
 
 # Rule sets ---------------------------------------------------------------------------------
@@ -176,69 +169,146 @@ def apply_scores(
 ) -> int:
     """Score the selected leads in the database and store what changed. Returns leads changed.
 
-    One statement computes every score into a temporary table; cell moves become ScoreChange
-    rows; then only the leads whose score, cell or rule set differ are written, which keeps the
-    hourly decay pass cheap and makes a repeated run a no-op. Leads now in an MQL cell are
-    handed to sales (unless `open_handoffs` is off, as for scores stored as of the past).
+    One statement computes every score; cell moves become ScoreChange rows; then only the leads
+    whose score, cell or rule set differ are written, which makes a repeated run a no-op. Leads
+    now in an MQL cell are handed to sales (unless `open_handoffs` is off, as for scores stored
+    as of the past).
     """
     spec = spec or ruleset.to_spec()
     select = score_select(spec, as_of, selection, dialect_for(connection))
-    now_param = connection.ops.adapt_datetimefield_value(timezone.now())
-    as_of_param = connection.ops.adapt_datetimefield_value(as_of)
+    # The chunk's id range on leads_lead as well: without it the joins below read the leads of
+    # every chunk before this one.
+    in_range = LeadSelection(start=selection.start, stop=selection.stop)
+    store = _Store(
+        select=select,
+        now=connection.ops.adapt_datetimefield_value(timezone.now()),
+        as_of=connection.ops.adapt_datetimefield_value(as_of),
+        reason=reason,
+        version=ruleset.version,
+        mql_cells=(
+            [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
+            if open_handoffs
+            else []
+        ),
+        lead_range=in_range.where("l.id"),
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         if not _still_active(cursor, ruleset):
             return 0  # a rule set published meanwhile: its own rescore scores these leads
-        cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLE}")
-        with _planner_settings(
-            cursor, _IDS_SETTINGS if selection.ids is not None else _RANGE_SETTINGS
-        ):
-            cursor.execute(
-                f"CREATE TEMP TABLE {_TEMP_TABLE} AS SELECT s.*, "
-                f"s.fit_tier || CAST(s.interest_tier AS VARCHAR(1)) AS cell "
-                f"FROM ({select.text}) s",
-                select.params,
-            )
-        if connection.vendor == "postgresql" and selection.ids is None:
-            # Without statistics the planner guesses the joins below at a thousand rows.
-            cursor.execute(f"ANALYZE {_TEMP_TABLE}")
-        # The chunk's id range on leads_lead as well: without it the merge join below reads the
-        # leads of every chunk before this one.
-        in_range = LeadSelection(start=selection.start, stop=selection.stop)
-        l_range, l_params = in_range.where("l.id")
-        lead_range, lead_params = in_range.where("leads_lead.id")
-        cursor.execute(
-            f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
-                    from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
-                    total_score, disqualified)
-                SELECT l.id, %s, %s, %s, CASE WHEN l.scored_at IS NULL THEN '' ELSE l.cell END,
-                       s.cell, l.stage, l.stage, s.fit, s.interest, s.total, s.disqualified = 1
-                FROM leads_lead l JOIN {_TEMP_TABLE} s ON s.lead_id = l.id
-                WHERE {l_range} AND (l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1))""",
-            [now_param, reason, ruleset.version, *l_params],
-        )
-        cursor.execute(
-            f"""UPDATE leads_lead SET fit_score = s.fit, interest_score = s.interest,
-                    total_score = s.total, fit_tier = s.fit_tier,
-                    interest_tier = s.interest_tier, cell = s.cell,
-                    disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s
-                FROM {_TEMP_TABLE} s
-                WHERE leads_lead.id = s.lead_id AND {lead_range} AND (
-                    COALESCE(leads_lead.ruleset_version, 0) <> %s
-                    OR leads_lead.scored_at IS NULL
-                    OR ABS(leads_lead.fit_score - s.fit) > 1e-9
-                    OR ABS(leads_lead.interest_score - s.interest) > 1e-9
-                    OR leads_lead.disqualified <> (s.disqualified = 1))""",
-            [as_of_param, ruleset.version, *lead_params, ruleset.version],
-        )
-        changed = cursor.rowcount
-        candidates = _mql_candidates(cursor, spec) if open_handoffs else []
-        cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+        with _planner_settings(cursor, _SCORING_SETTINGS):
+            if connection.vendor == "postgresql":
+                changed, candidates = _store_in_one_statement(cursor, store)
+            else:
+                changed, candidates = _store_through_temp_table(cursor, store)
         if candidates:
             # Imported here: feedback builds on scoring, not the other way round.
             from feedback.services import open_handoffs as open_handoffs_for
 
             open_handoffs_for(ruleset, candidates)
     return changed
+
+
+@dataclass
+class _Store:
+    """What storing a selection's scores needs: the scoring statement and the figures that go
+    with every row written."""
+
+    select: Sql
+    now: object
+    as_of: object
+    reason: str
+    version: int
+    mql_cells: list[str]  # empty: open no handoffs
+    lead_range: tuple[str, list]  # on l.id
+
+    def score_changes(self, scores: str) -> tuple[str, list]:
+        """INSERT a ScoreChange for each lead whose cell (or disqualification) moves."""
+        range_sql, range_params = self.lead_range
+        return (
+            f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
+                    from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
+                    total_score, disqualified)
+                SELECT l.id, %s, %s, %s, CASE WHEN l.scored_at IS NULL THEN '' ELSE l.cell END,
+                       s.cell, l.stage, l.stage, s.fit, s.interest, s.total, s.disqualified = 1
+                FROM leads_lead l JOIN {scores} s ON s.lead_id = l.id
+                WHERE {range_sql}
+                  AND (l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1))""",
+            [self.now, self.reason, self.version, *range_params],
+        )
+
+    def lead_update(self, scores: str) -> tuple[str, list]:
+        """UPDATE the leads whose stored score differs from the new one."""
+        range_sql, range_params = self.lead_range
+        return (
+            f"""UPDATE leads_lead AS l SET fit_score = s.fit, interest_score = s.interest,
+                    total_score = s.total, fit_tier = s.fit_tier,
+                    interest_tier = s.interest_tier, cell = s.cell,
+                    disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s
+                FROM {scores} s
+                WHERE l.id = s.lead_id AND {range_sql} AND (
+                    COALESCE(l.ruleset_version, 0) <> %s
+                    OR l.scored_at IS NULL
+                    OR ABS(l.fit_score - s.fit) > 1e-9
+                    OR ABS(l.interest_score - s.interest) > 1e-9
+                    OR l.disqualified <> (s.disqualified = 1))""",
+            [self.as_of, self.version, *range_params, self.version],
+        )
+
+    def candidates(self, scores: str) -> tuple[str, list]:
+        """SELECT the scored leads in an MQL cell, not disqualified, with no open handoff."""
+        if not self.mql_cells:
+            return f"SELECT s.lead_id FROM {scores} s WHERE 1 = 0", []
+        return (
+            f"""SELECT s.lead_id FROM {scores} s
+                WHERE s.cell IN ({", ".join(["%s"] * len(self.mql_cells))})
+                  AND s.disqualified = 0
+                  AND NOT EXISTS (SELECT 1 FROM feedback_handoff h
+                                  WHERE h.lead_id = s.lead_id AND h.disposition = '')""",
+            list(self.mql_cells),
+        )
+
+
+_SCORES = "SELECT s.*, s.fit_tier || CAST(s.interest_tier AS VARCHAR(1)) AS cell FROM ({}) s"
+
+
+def _store_in_one_statement(cursor, store: _Store) -> tuple[int, list[int]]:
+    """PostgreSQL: score, record cell moves, write and find MQLs in one statement.
+
+    Its parts all see the leads as they were before it, which is what the score changes
+    compare with. A temporary table in between cost more than it saved: creating, analyzing,
+    writing and reading it back took about a second per 250,000 leads. A statement that writes
+    never runs in parallel, so each chunk of a rescore is one process; chunks run side by side
+    (Celery workers, or `rescore --sync`'s connections) to use every core.
+    """
+    changes_sql, changes_params = store.score_changes("scores")
+    update_sql, update_params = store.lead_update("scores")
+    mql_sql, mql_params = store.candidates("scores")
+    cursor.execute(
+        f"""WITH scores AS MATERIALIZED ({_SCORES.format(store.select.text)}),
+                moved AS ({changes_sql}),
+                stored AS ({update_sql} RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM stored), ARRAY({mql_sql})""",
+        [*store.select.params, *changes_params, *update_params, *mql_params],
+    )
+    changed, candidates = cursor.fetchone()
+    return changed, candidates
+
+
+def _store_through_temp_table(cursor, store: _Store) -> tuple[int, list[int]]:
+    """SQLite, which has no INSERT or UPDATE inside WITH: the same steps through a temporary
+    table."""
+    cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLE}")
+    cursor.execute(
+        f"CREATE TEMP TABLE {_TEMP_TABLE} AS {_SCORES.format(store.select.text)}",
+        store.select.params,
+    )
+    cursor.execute(*store.score_changes(_TEMP_TABLE))
+    cursor.execute(*store.lead_update(_TEMP_TABLE))
+    changed = cursor.rowcount
+    cursor.execute(*store.candidates(_TEMP_TABLE))
+    candidates = [row[0] for row in cursor.fetchall()]
+    cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+    return changed, candidates
 
 
 @contextmanager
@@ -271,21 +341,6 @@ def _still_active(cursor, ruleset: RuleSet) -> bool:
     cursor.execute(f"SELECT status FROM scoring_ruleset WHERE id = %s{lock}", [ruleset.pk])
     row = cursor.fetchone()
     return row is not None and row[0] == RuleSet.Status.ACTIVE
-
-
-def _mql_candidates(cursor, spec: RuleSetSpec) -> list[int]:
-    """Scored leads in an MQL cell, not disqualified, with no open handoff."""
-    cells = [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
-    if not cells:
-        return []
-    cursor.execute(
-        f"""SELECT s.lead_id FROM {_TEMP_TABLE} s
-            WHERE s.cell IN ({", ".join(["%s"] * len(cells))}) AND s.disqualified = 0
-              AND NOT EXISTS (SELECT 1 FROM feedback_handoff h
-                              WHERE h.lead_id = s.lead_id AND h.disposition = '')""",
-        cells,
-    )
-    return [row[0] for row in cursor.fetchall()]
 
 
 def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> int:

@@ -201,46 +201,82 @@ def _word_pattern(phrases) -> str:
 
 
 @dataclass
-class _Sql:
+class Sql:
+    """A fragment of SQL and its parameters, in placeholder order."""
+
     text: str
     params: list = field(default_factory=list)
 
 
-def fit_condition(rule: FitRuleSpec, d: Dialect) -> _Sql:
+class TextMatches:
+    """The regular expressions of `contains_any` rules on the lead's own text fields, each
+    evaluated once per distinct value of its field among the scored leads rather than once per
+    lead, and joined back by value. A title like "Marketing Manager" is shared by many leads,
+    and a case-insensitive regular expression costs more than the join (about 1.3 µs against
+    0.4 µs a lead on PostgreSQL)."""
+
+    def __init__(self, d: Dialect) -> None:
+        self.d = d
+        self.columns: dict[str, list[Sql]] = {}  # field -> its conditions, in column order
+
+    def condition(self, field_name: str, pattern: str) -> Sql:
+        conditions = self.columns.setdefault(field_name, [])
+        conditions.append(Sql(*self.d.regex("d.v", pattern)))
+        return Sql(f"m_{field_name}.c{len(conditions) - 1}")
+
+    def joins(self, sel_sql: str, sel_params: list) -> Sql:
+        """LEFT JOINs (on l) of each field's distinct values among the selected leads. Fenced
+        on PostgreSQL, or the planner moves the expressions back to every lead."""
+        joins, params = [], []
+        for field_name, conditions in self.columns.items():
+            column = _COLUMNS[field_name]
+            matches = ", ".join(f"{c.text} AS c{n}" for n, c in enumerate(conditions))
+            joins.append(
+                f"LEFT JOIN (SELECT d.v, {matches} FROM (SELECT DISTINCT {column} AS v "
+                f"FROM leads_lead l WHERE {sel_sql}) d {self.d.fence}) m_{field_name} "
+                f"ON m_{field_name}.v = {column}"
+            )
+            params += [p for c in conditions for p in c.params] + sel_params
+        return Sql(" ".join(joins), params)
+
+
+def fit_condition(rule: FitRuleSpec, d: Dialect, text_matches: TextMatches | None = None) -> Sql:
     """SQL that is true when the rule matches the lead (NULL or false otherwise)."""
     op = rule.operator
     if rule.field.startswith("attributes."):
         return _attribute_condition(rule, rule.field.split(".", 1)[1], d)
     column = _COLUMNS[rule.field]
     kind = FIT_FIELDS[rule.field]
+    if op == "contains_any" and text_matches is not None and column.startswith("l."):
+        return text_matches.condition(rule.field, _word_pattern(rule.values))
     if op == "is_blank":
         if kind == "text":
-            return _Sql(f"COALESCE(TRIM({column}), '') = ''")
+            return Sql(f"COALESCE(TRIM({column}), '') = ''")
         if kind == "number":
-            return _Sql(f"{column} IS NULL")
+            return Sql(f"{column} IS NULL")
         if kind == "list":
-            return _Sql(d.list_is_empty(column))
-        return _Sql("1 = 0")  # a boolean we derive is never blank
+            return Sql(d.list_is_empty(column))
+        return Sql("1 = 0")  # a boolean we derive is never blank
     if op == "contains_any":
-        return _Sql(*d.regex(column, _word_pattern(rule.values)))
+        return Sql(*d.regex(column, _word_pattern(rule.values)))
     if op == "equals_any":
         if kind == "number":
             numbers = [float(v) for v in rule.values]
-            return _Sql(f"{column} IN ({', '.join(['%s'] * len(numbers))})", numbers)
+            return Sql(f"{column} IN ({', '.join(['%s'] * len(numbers))})", numbers)
         lowered = [v.strip().lower() for v in rule.values]
-        return _Sql(f"LOWER(TRIM({column})) IN ({', '.join(['%s'] * len(lowered))})", lowered)
+        return Sql(f"LOWER(TRIM({column})) IN ({', '.join(['%s'] * len(lowered))})", lowered)
     if op == "between":
         return _between(column, rule)
     if op == "includes_any":
-        return _Sql(*d.list_includes_any(column, [v.strip().lower() for v in rule.values]))
+        return Sql(*d.list_includes_any(column, [v.strip().lower() for v in rule.values]))
     if op == "is_true":
-        return _Sql(f"{column} = %s", [True])
+        return Sql(f"{column} = %s", [True])
     if op == "is_false":
-        return _Sql(f"{column} = %s", [False])
+        return Sql(f"{column} = %s", [False])
     raise ValueError(f"unknown operator {op!r}")
 
 
-def _between(column: str, rule: FitRuleSpec) -> _Sql:
+def _between(column: str, rule: FitRuleSpec) -> Sql:
     clauses, params = [f"{column} IS NOT NULL"], []
     if rule.min is not None:
         clauses.append(f"{column} >= %s")
@@ -248,24 +284,24 @@ def _between(column: str, rule: FitRuleSpec) -> _Sql:
     if rule.max is not None:
         clauses.append(f"{column} <= %s")
         params.append(rule.max)
-    return _Sql("(" + " AND ".join(clauses) + ")", params)
+    return Sql("(" + " AND ".join(clauses) + ")", params)
 
 
-def _attribute_condition(rule: FitRuleSpec, key: str, d: Dialect) -> _Sql:
+def _attribute_condition(rule: FitRuleSpec, key: str, d: Dialect) -> Sql:
     op = rule.operator
     text, kind = d.attribute_text(key), d.attribute_type(key)
     if op == "is_blank":
-        return _Sql(
+        return Sql(
             f"({kind} IS NULL OR {kind} = 'null' OR ({kind} = 'string' AND TRIM({text}) = '') "
             f"OR ({kind} = 'array' AND {d.list_is_empty(d.attribute_list(key))}))"
         )
     if op == "contains_any":
         sql, params = d.regex(text, _word_pattern(rule.values))
-        return _Sql(f"({kind} IN ('string', 'number', 'boolean') AND {sql})", params)
+        return Sql(f"({kind} IN ('string', 'number', 'boolean') AND {sql})", params)
     if op == "equals_any":
         lowered = [v.strip().lower() for v in rule.values]
         marks = ", ".join(["%s"] * len(lowered))
-        return _Sql(
+        return Sql(
             f"({kind} IN ('string', 'number', 'boolean') AND LOWER(TRIM({text})) IN ({marks}))",
             lowered,
         )
@@ -275,10 +311,10 @@ def _attribute_condition(rule: FitRuleSpec, key: str, d: Dialect) -> _Sql:
         sql, params = d.list_includes_any(
             d.attribute_list(key), [v.strip().lower() for v in rule.values]
         )
-        return _Sql(f"({kind} = 'array' AND {sql})", params)
+        return Sql(f"({kind} = 'array' AND {sql})", params)
     if op in ("is_true", "is_false"):
         word = "true" if op == "is_true" else "false"
-        return _Sql(f"({kind} IN ('boolean', 'string') AND LOWER(TRIM({text})) = '{word}')")
+        return Sql(f"({kind} IN ('boolean', 'string') AND LOWER(TRIM({text})) = '{word}')")
     raise ValueError(f"unknown operator {op!r}")
 
 
@@ -291,25 +327,27 @@ def _grouped(rules):
     return [[r for _, _, r in sorted(members, key=lambda m: m[:2])] for members in groups.values()]
 
 
-def fit_sql(ruleset: RuleSetSpec, d: Dialect) -> tuple[_Sql, _Sql]:
-    """(fit score, disqualified) as SQL expressions over l and a."""
+def fit_sql(
+    ruleset: RuleSetSpec, d: Dialect, text_matches: TextMatches | None = None
+) -> tuple[Sql, Sql]:
+    """(fit score, disqualified) as SQL expressions over l and a (and `text_matches`' joins)."""
     terms, params = [], []
     for members in _grouped(ruleset.fit_rules):
         whens = []
         for rule in members:
-            cond = fit_condition(rule, d)
+            cond = fit_condition(rule, d, text_matches)
             whens.append(f"WHEN {cond.text} THEN %s")
             params.extend([*cond.params, float(rule.points)])
         terms.append(f"(CASE {' '.join(whens)} ELSE 0 END)")
-    fit = _Sql(" + ".join(terms) or "0", params)
-    disq_conds = [fit_condition(r, d) for r in ruleset.fit_rules if r.disqualify]
+    fit = Sql(" + ".join(terms) or "0", params)
+    disq_conds = [fit_condition(r, d, text_matches) for r in ruleset.fit_rules if r.disqualify]
     if disq_conds:
-        disq = _Sql(
+        disq = Sql(
             "(CASE WHEN " + " OR ".join(f"({c.text})" for c in disq_conds) + " THEN 1 ELSE 0 END)",
             [p for c in disq_conds for p in c.params],
         )
     else:
-        disq = _Sql("0")
+        disq = Sql("0")
     return fit, disq
 
 
@@ -317,7 +355,7 @@ def _like_escape(text: str) -> str:
     return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _rule_condition(rule: BehaviorRuleSpec, as_of: datetime, d: Dialect) -> _Sql:
+def _rule_condition(rule: BehaviorRuleSpec, as_of: datetime, d: Dialect) -> Sql:
     """What an activity of the rule's kind must also meet: the window and the URL filter."""
     where, params = [], []
     if rule.window_days is not None:
@@ -330,7 +368,7 @@ def _rule_condition(rule: BehaviorRuleSpec, as_of: datetime, d: Dialect) -> _Sql
             "(" + " OR ".join(["LOWER(act.url) LIKE %s ESCAPE '\\'"] * len(substrings)) + ")"
         )
         params.extend(f"%{_like_escape(u)}%" for u in substrings)
-    return _Sql(" AND ".join(where) or "1 = 1", params)
+    return Sql(" AND ".join(where) or "1 = 1", params)
 
 
 def _matched_sql(
@@ -339,7 +377,7 @@ def _matched_sql(
     as_of: datetime,
     selection: LeadSelection,
     d: Dialect,
-) -> _Sql:
+) -> Sql:
     """Every (activity, rule it counts for) pair, with the activity's decay weight.
 
     One pass over the activities: each is joined to the rules of its kind (a small derived
@@ -372,7 +410,7 @@ def _matched_sql(
     ts, ts_params = d.timestamp(as_of)
     sel_sql, sel_params = selection.where("act.lead_id")
     marks = ", ".join(["%s"] * len(kinds))
-    return _Sql(
+    return Sql(
         f"SELECT act.lead_id AS lead_id, r.rule_no AS rule_no, act.occurred_at AS occurred_at, "
         f"CASE WHEN r.decays = 1 THEN POWER(0.5, {age} / %s) ELSE 1.0 END AS w "
         f"FROM leads_activity act JOIN ({rule_rows}) r ON r.kind_no = {kind_no} "
@@ -435,16 +473,18 @@ def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection
         ) per_lead
     """
     # Parameters follow the order of their placeholders in the text.
-    return _Sql(text, params + matched.params)
+    return Sql(text, params + matched.params)
 
 
 def score_select(
     ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect
-) -> _Sql:
+) -> Sql:
     """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, cell, disqualified."""
-    fit, disq = fit_sql(ruleset, d)
+    text_matches = TextMatches(d)
+    fit, disq = fit_sql(ruleset, d, text_matches)
     interest = interest_sql(ruleset, as_of, selection, d)
     sel_sql, sel_params = selection.where("l.id")
+    matches = text_matches.joins(sel_sql, sel_params)
     join, join_params = "", []
     if interest is not None:
         join, join_params = (
@@ -463,11 +503,12 @@ def score_select(
             SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified
             FROM leads_lead l
             LEFT JOIN leads_account a ON a.id = l.account_id
+            {matches.text}
             WHERE {sel_sql} {d.fence}
         ) f
         {join}
     """
-    base_params = fit.params + disq.params + sel_params + join_params
+    base_params = fit.params + disq.params + matches.params + sel_params + join_params
     text = f"""
         SELECT lead_id, fit, interest, fit + interest AS total,
                CASE WHEN fit >= %s THEN 'A' WHEN fit >= %s THEN 'B' ELSE 'C' END AS fit_tier,
@@ -483,4 +524,4 @@ def score_select(
         float(ruleset.interest_medium),
         *base_params,
     ]
-    return _Sql(text, params)
+    return Sql(text, params)
