@@ -437,46 +437,54 @@ def _rescore_chunks_here(
     chunks: list[tuple[int, int]],
     progress: Callable[[RescoreRun], None] | None,
 ) -> None:
-    """A run's chunks in this process: RESCORE_SYNC_CONNECTIONS at a time on PostgreSQL, so one
-    chunk's single-process steps (its window sort, its UPDATE) overlap another's parallel scan.
+    """A run's chunks in this process (see `score_chunks_here`). After an error (or Ctrl-C) the
+    stall sweep queues what is left."""
 
-    Inside a transaction (a publish, an import, a test) or on SQLite they run one after
-    another: other connections could not see this one's uncommitted rows, and SQLite writes one
-    at a time. After an error (or Ctrl-C) no further chunk starts; one already running finishes,
-    and the stall sweep queues what is left.
-    """
+    def rescore(chunk: tuple[int, int]) -> int:
+        return rescore_chunk_now(run.pk, *chunk, only_with_activity=run.only_with_activity)
 
-    def rescore(chunk: tuple[int, int]) -> None:
-        rescore_chunk_now(run.pk, *chunk, only_with_activity=run.only_with_activity)
-
-    def report() -> None:
+    def report(_changed: int) -> None:
         if progress:
             run.refresh_from_db()
             progress(run)
 
+    score_chunks_here(rescore, chunks, report)
+
+
+def score_chunks_here(
+    score: Callable[[tuple[int, int]], int],
+    chunks: list[tuple[int, int]],
+    done: Callable[[int], None] = lambda changed: None,
+) -> None:
+    """Score chunks of leads in this process, RESCORE_SYNC_CONNECTIONS at a time on PostgreSQL,
+    each on a connection of its own, as that many Celery workers would: a chunk's statement
+    writes, so PostgreSQL runs it in one process, and side by side they use every core.
+
+    Inside a transaction (a publish, an import, a test) or on SQLite they run one after
+    another: other connections could not see this one's uncommitted rows, and SQLite writes one
+    at a time. After an error no further chunk starts; one already running finishes.
+    """
     workers = settings.RESCORE_SYNC_CONNECTIONS
     if workers < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
         for chunk in chunks:
-            rescore(chunk)
-            report()
+            done(score(chunk))
         return
 
-    def rescore_on_own_connection(chunk: tuple[int, int]) -> None:
+    def score_on_own_connection(chunk: tuple[int, int]) -> int:
         try:
-            rescore(chunk)
+            return score(chunk)
         except Exception:
             # Logged here: only the first failure is raised to the caller.
-            logger.exception("rescore chunk failed", extra={"run": run.pk, "start": chunk[0]})
+            logger.exception("scoring a chunk failed", extra={"start": chunk[0]})
             raise
         finally:
             connection.close()  # this thread's: Django opens one per thread
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(rescore_on_own_connection, chunk) for chunk in chunks]
+        futures = [pool.submit(score_on_own_connection, chunk) for chunk in chunks]
         try:
-            for done in as_completed(futures):
-                done.result()  # a chunk's error is this call's error
-                report()
+            for future in as_completed(futures):
+                done(future.result())  # a chunk's error is this call's error
         except BaseException:
             for future in futures:
                 future.cancel()  # as one after another would: no chunk starts after an error
@@ -561,13 +569,16 @@ def decay_scores(*, as_of: datetime | None = None) -> int:
         return 0
     spec = ruleset.to_spec()
     as_of = as_of or timezone.now()
-    return sum(
-        apply_scores(
+    changed = []
+
+    def decay(chunk: tuple[int, int]) -> int:
+        return apply_scores(
             ruleset,
-            LeadSelection(start=start, stop=stop, only_with_activity=True),
+            LeadSelection(*chunk, only_with_activity=True),
             as_of=as_of,
             reason=ScoreChange.Reason.DECAY,
             spec=spec,
         )
-        for start, stop in lead_id_chunks()
-    )
+
+    score_chunks_here(decay, lead_id_chunks(), changed.append)
+    return sum(changed)
