@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from scoring.models import ScoreChange
 from scoring.services import rescore_leads
@@ -204,6 +205,31 @@ def leads_by_email(emails: Iterable[str]) -> tuple[dict[str, int], int]:
     return found, len(missing)
 
 
+_ACTIVITY_COLUMNS = ("lead_id", "kind", "occurred_at", "url", "properties", "source", "external_id")
+
+
+def insert_activities(rows: list[tuple]) -> None:
+    """Store activities given as rows of _ACTIVITY_COLUMNS, already validated.
+
+    By COPY on PostgreSQL: for a batch of 1,000, bulk_create built 1,000 model instances and an
+    INSERT of 9,000 placeholders for psycopg to bind and the server to parse, about half of
+    storing the batch.
+    """
+    if connection.vendor != "postgresql":
+        Activity.objects.bulk_create(
+            Activity(**dict(zip(_ACTIVITY_COLUMNS, row, strict=True))) for row in rows
+        )
+        return
+    now = timezone.now()
+    columns = ", ".join((*_ACTIVITY_COLUMNS, "created_at"))
+    copy_sql = f"COPY {Activity._meta.db_table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for lead_id, kind, occurred_at, url, properties, source, external_id in rows:
+            copy.write_row(
+                (lead_id, kind, occurred_at, url, Jsonb(properties), source, external_id, now)
+            )
+
+
 @transaction.atomic
 def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> IngestResult:
     """Store activities in sets: leads resolved in one query, repeats skipped, one rescore.
@@ -253,18 +279,18 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
             continue
         seen.add(key)
         new.append(
-            Activity(
-                lead_id=lead_id,
-                kind=item.kind,
-                occurred_at=item.occurred_at,
-                url=item.url,
-                properties=item.properties,
-                source=item.source,
-                external_id=item.external_id,
+            (
+                lead_id,
+                item.kind,
+                item.occurred_at,
+                item.url,
+                item.properties,
+                item.source,
+                item.external_id,
             )
         )
         result.lead_ids.add(lead_id)
-    Activity.objects.bulk_create(new)
+    insert_activities(new)
     result.created = len(new)
     if rescore and result.lead_ids:
         rescore_leads(result.lead_ids, reason=ScoreChange.Reason.ACTIVITY)

@@ -175,7 +175,8 @@ def apply_scores(
     as of the past).
     """
     spec = spec or ruleset.to_spec()
-    select = score_select(spec, as_of, selection, dialect_for(connection))
+    d = dialect_for(connection)
+    select = score_select(spec, as_of, selection, d)
     # The chunk's id range on leads_lead as well: without it the joins below read the leads of
     # every chunk before this one.
     in_range = LeadSelection(start=selection.start, stop=selection.stop)
@@ -190,7 +191,7 @@ def apply_scores(
             if open_handoffs
             else []
         ),
-        lead_range=in_range.where("l.id"),
+        lead_range=in_range.where("l.id", d),
     )
     with transaction.atomic(), connection.cursor() as cursor:
         if not _still_active(cursor, ruleset):
