@@ -39,10 +39,12 @@ CHUNK_SIZE = 250_000
 # Up to this many leads are rescored by id; more go by id range.
 ID_LIST_LIMIT = 1000
 _TEMP_TABLE = "lg_scores"
-# PostgreSQL settings for storing scores: the window sort and the hashes fit in memory, and
-# no JIT: compiling the statement's many CASE expressions cost seconds, more than it saved.
-# Set for that statement only.
-_SCORING_SETTINGS = {"work_mem": "512MB", "jit": "off"}
+# PostgreSQL settings for storing scores, for that statement only. For an id range the window
+# sort and the hashes fit in memory. For a batch's leads, no JIT: compiling the statement's many
+# CASE expressions costs more than a batch's whole statement; a range's million-row statement
+# gains from it.
+_RANGE_SETTINGS = {"work_mem": "512MB"}
+_IDS_SETTINGS = {"jit": "off"}
 
 
 # Rule sets ---------------------------------------------------------------------------------
@@ -177,8 +179,8 @@ def apply_scores(
     spec = spec or ruleset.to_spec()
     d = dialect_for(connection)
     select = score_select(spec, as_of, selection, d)
-    # The chunk's id range on leads_lead as well: without it the joins below read the leads of
-    # every chunk before this one.
+    # The chunk's id range on leads_lead as well: without it the UPDATE's join reads the leads
+    # of every chunk before this one.
     in_range = LeadSelection(start=selection.start, stop=selection.stop)
     store = _Store(
         select=select,
@@ -196,7 +198,9 @@ def apply_scores(
     with transaction.atomic(), connection.cursor() as cursor:
         if not _still_active(cursor, ruleset):
             return 0  # a rule set published meanwhile: its own rescore scores these leads
-        with _planner_settings(cursor, _SCORING_SETTINGS):
+        with _planner_settings(
+            cursor, _IDS_SETTINGS if selection.ids is not None else _RANGE_SETTINGS
+        ):
             if connection.vendor == "postgresql":
                 changed, candidates = _store_in_one_statement(cursor, store)
             else:
@@ -224,17 +228,17 @@ class _Store:
 
     def score_changes(self, scores: str) -> tuple[str, list]:
         """INSERT a ScoreChange for each lead whose cell (or disqualification) moves."""
-        range_sql, range_params = self.lead_range
         return (
             f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
                     from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
                     total_score, disqualified)
-                SELECT l.id, %s, %s, %s, CASE WHEN l.scored_at IS NULL THEN '' ELSE l.cell END,
-                       s.cell, l.stage, l.stage, s.fit, s.interest, s.total, s.disqualified = 1
-                FROM leads_lead l JOIN {scores} s ON s.lead_id = l.id
-                WHERE {range_sql}
-                  AND (l.cell <> s.cell OR l.disqualified <> (s.disqualified = 1))""",
-            [self.now, self.reason, self.version, *range_params],
+                SELECT s.lead_id, %s, %s, %s,
+                       CASE WHEN s.never_scored THEN '' ELSE s.stored_cell END, s.cell,
+                       s.stage, s.stage, s.fit, s.interest, s.total, s.disqualified = 1
+                FROM {scores} s
+                WHERE s.stored_cell <> s.cell
+                   OR s.stored_disqualified <> (s.disqualified = 1)""",
+            [self.now, self.reason, self.version],
         )
 
     def lead_update(self, scores: str) -> tuple[str, list]:

@@ -489,7 +489,9 @@ def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection
 def score_select(
     ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect
 ) -> Sql:
-    """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, cell, disqualified."""
+    """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, disqualified, and the
+    lead's stored cell, disqualification, stage and whether it was ever scored: what a
+    ScoreChange records, read here with the lead rather than by joining the leads again."""
     # A batch's few hundred leads are matched one by one: the distinct values would cost a
     # second read of the same leads.
     text_matches = TextMatches(d) if selection.ids is None else None
@@ -506,13 +508,15 @@ def score_select(
     if selection.only_with_activity:
         sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
     interest_expr = "COALESCE(i.interest, 0)" if interest is not None else "0"
-    # Fit is computed in a subquery of its own (fenced on PostgreSQL), so its regular
-    # expressions run where the leads are read, in parallel workers, rather than once per lead
-    # in the single process that joins the interest in.
+    # Fit is computed in a subquery of its own (fenced on PostgreSQL), where the leads are
+    # read.
     base = f"""
-        SELECT f.lead_id, f.fit, {interest_expr} AS interest, f.disqualified
+        SELECT f.lead_id, f.fit, {interest_expr} AS interest, f.disqualified, f.stored_cell,
+               f.stored_disqualified, f.stage, f.never_scored
         FROM (
-            SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified
+            SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified,
+                   l.cell AS stored_cell, l.disqualified AS stored_disqualified, l.stage,
+                   l.scored_at IS NULL AS never_scored
             FROM leads_lead l
             LEFT JOIN leads_account a ON a.id = l.account_id
             {matches.text}
@@ -526,7 +530,7 @@ def score_select(
                CASE WHEN fit >= %s THEN 'A' WHEN fit >= %s THEN 'B' ELSE 'C' END AS fit_tier,
                CASE WHEN interest >= %s THEN 1 WHEN interest >= %s THEN 2 ELSE 3 END
                    AS interest_tier,
-               disqualified
+               disqualified, stored_cell, stored_disqualified, stage, never_scored
         FROM ({base}) scored
     """
     params = [
