@@ -110,7 +110,7 @@ TITLES = [
     "Intern",
 ]
 KINDS = ["page_view", "email_open", "demo_request"]
-URLS = ["", "/pricing", "/Pricing?x=1", "/blog/a", "/case-studies/x", "/100%_off"]
+URLS = ["", "/pricing", "/Pricing?x=1", "/PRICING/Über", "/blog/a", "/case-studies/x", "/100%_off"]
 
 
 fit_rules = st.one_of(
