@@ -160,8 +160,15 @@ def _account_owners(leads: Iterable[Lead]) -> dict[int, int]:
 
 
 @transaction.atomic
-def open_handoffs(ruleset: RuleSet, lead_ids: Sequence[int], *, now: datetime | None = None):
+def open_handoffs(
+    ruleset: RuleSet,
+    lead_ids: Sequence[int],
+    *,
+    now: datetime | None = None,
+    spec: engine.RuleSetSpec | None = None,
+):
     """Hand these MQL-cell leads to sales, unless held back; returns the handoffs opened.
+    `spec` is the rule set's, when the caller has it already.
 
     A database constraint allows one open handoff per lead, so concurrent rescoring of the
     same lead cannot open two: the loser's insert is skipped.
@@ -170,7 +177,7 @@ def open_handoffs(ruleset: RuleSet, lead_ids: Sequence[int], *, now: datetime | 
     lead_ids = sorted(set(lead_ids) - held_back(lead_ids, ruleset, now))
     if not lead_ids:
         return []
-    spec = ruleset.to_spec()
+    spec = spec or ruleset.to_spec()
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
     activities = defaultdict(list)
     for pk, lead_id, kind, occurred_at, url in Activity.objects.filter(

@@ -209,7 +209,7 @@ def apply_scores(
             # Imported here: feedback builds on scoring, not the other way round.
             from feedback.services import open_handoffs as open_handoffs_for
 
-            open_handoffs_for(ruleset, candidates)
+            open_handoffs_for(ruleset, candidates, spec=spec)
     return changed
 
 
