@@ -223,7 +223,12 @@ def insert_activities(rows: list[tuple]) -> None:
     now = timezone.now()
     columns = ", ".join((*_ACTIVITY_COLUMNS, "created_at"))
     copy_sql = f"COPY {Activity._meta.db_table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+    # psycopg's own errors become Django's, as for any query: a lost connection is a 503.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.copy(copy_sql) as copy,
+    ):
         for lead_id, kind, occurred_at, url, properties, source, external_id in rows:
             copy.write_row(
                 (lead_id, kind, occurred_at, url, Jsonb(properties), source, external_id, now)

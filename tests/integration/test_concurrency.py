@@ -20,6 +20,7 @@ from scoring.models import FitRule, RescoreRun
 from scoring.selectors import explain_lead
 from scoring.services import (
     clone_ruleset,
+    decay_scores,
     lead_id_chunks,
     load_default_ruleset,
     publish_ruleset,
@@ -238,4 +239,56 @@ def test_a_rescore_run_here_scores_two_chunks_at_once_and_stores_what_one_at_a_t
     assert most_at_once[0] == 2
     assert (run.status, run.done_chunks) == (RescoreRun.Status.DONE, run.total_chunks)
     assert run.leads_changed == Lead.objects.count()
+    assert list(Lead.objects.order_by("pk").values_list(*score_fields)) == one_at_a_time
+
+
+def test_a_decay_pass_scores_two_chunks_at_once_and_stores_what_one_at_a_time_would(
+    scored_leads, settings, monkeypatch
+):
+    ruleset, leads = scored_leads
+    Lead.objects.bulk_create(
+        Lead(email=f"decay{n}@northwind.com", title="Intern", account=leads[0].account)
+        for n in range(30)
+    )
+    Activity.objects.bulk_create(
+        Activity(lead=lead, kind="page_view", url="/pricing", occurred_at=timezone.now() - age)
+        for lead in Lead.objects.all()
+        for age in (timedelta(days=3), timedelta(days=40))
+    )
+    start_rescore(ruleset, reason="rescore", sync=True)
+    later = timezone.now() + timedelta(days=20)  # interest has decayed since
+    score_fields = ("pk", "interest_score", "total_score", "cell", "scored_at")
+    small_chunks = lead_id_chunks(10)
+    monkeypatch.setattr(scoring_services, "lead_id_chunks", lambda: small_chunks)
+    before = list(Lead.objects.order_by("pk").values_list(*score_fields))
+
+    settings.RESCORE_SYNC_CONNECTIONS = 1
+    decay_scores(as_of=later)
+    one_at_a_time = list(Lead.objects.order_by("pk").values_list(*score_fields))
+    assert one_at_a_time != before
+    for pk, *scores in before:
+        Lead.objects.filter(pk=pk).update(**dict(zip(score_fields[1:], scores, strict=True)))
+
+    settings.RESCORE_SYNC_CONNECTIONS = 2
+    real_apply, lock = scoring_services.apply_scores, threading.Lock()
+    running, most_at_once = [0], [0]
+    first_two = {start for start, _ in small_chunks[:2]}
+    both_running = threading.Barrier(2, timeout=10)  # broken (an error) unless they run at once
+
+    def counted_apply(ruleset, selection, **options):
+        with lock:
+            running[0] += 1
+            most_at_once[0] = max(most_at_once[0], running[0])
+        try:
+            if selection.start in first_two:
+                both_running.wait()
+            return real_apply(ruleset, selection, **options)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(scoring_services, "apply_scores", counted_apply)
+    decay_scores(as_of=later)
+
+    assert most_at_once[0] == 2
     assert list(Lead.objects.order_by("pk").values_list(*score_fields)) == one_at_a_time

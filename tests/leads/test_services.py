@@ -2,10 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leads.models import Account, Activity, Lead
-from leads.services import record_activity, upsert_lead
+from leads.services import insert_activities, record_activity, upsert_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,27 @@ def test_an_unchanged_upsert_writes_nothing():
     result = upsert_lead(email="dana@northwind.com", title="VP", account={"industry": "Retail"})
     assert not result.changed
     assert Lead.objects.get().updated_at == lead.updated_at
+
+
+def test_stored_activities_keep_their_fields_and_a_repeated_event_id_is_a_database_error():
+    lead = Lead.objects.create(email="ann@acme.com")
+    when = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+    insert_activities(
+        [
+            (lead.pk, "page_view", when, "/pricing", {"campaign": "spring"}, "web", "e-1"),
+            (lead.pk, "email_open", when, "", {}, "", None),
+        ]
+    )
+    stored = list(
+        Activity.objects.order_by("kind").values_list(
+            "kind", "occurred_at", "url", "properties", "source", "external_id"
+        )
+    )
+    assert stored == [
+        ("email_open", when, "", {}, "", None),
+        ("page_view", when, "/pricing", {"campaign": "spring"}, "web", "e-1"),
+    ]
+    assert Activity.objects.filter(created_at__isnull=True).count() == 0
+    # PostgreSQL's COPY raises psycopg's error; the caller sees Django's, as from any query.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_activities([(lead.pk, "page_view", when, "/pricing", {}, "web", "e-1")])
