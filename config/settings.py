@@ -172,8 +172,10 @@ CELERY_TIMEZONE = TIME_ZONE
 RECOVERY_GRACE_SECONDS = env.int("RECOVERY_GRACE_SECONDS", default=60)
 RESCORE_STALL_SECONDS = env.int("RESCORE_STALL_SECONDS", default=900)
 RECOVERY_SWEEP_INTERVAL_SECONDS = env.int("RECOVERY_SWEEP_INTERVAL_SECONDS", default=60)
-# rescore --sync scores this many chunks at once, each on a database connection of its own, as
-# that many Celery workers would. (A rescore inside a transaction, as after an import, cannot.)
+# rescore --sync and the decay pass score this many chunks at once, each on a database
+# connection of its own, as that many Celery workers would: a chunk is one database process, and
+# each takes up to work_mem (512 MB) for its sort. (Inside a transaction, as after an import,
+# chunks run one after another.)
 RESCORE_SYNC_CONNECTIONS = env.int("RESCORE_SYNC_CONNECTIONS", default=2)
 CELERY_BEAT_SCHEDULE = {
     "decay-scores": {

@@ -209,7 +209,8 @@ _ACTIVITY_COLUMNS = ("lead_id", "kind", "occurred_at", "url", "properties", "sou
 
 
 def insert_activities(rows: list[tuple]) -> None:
-    """Store activities given as rows of _ACTIVITY_COLUMNS, already validated.
+    """Store activities given as rows of _ACTIVITY_COLUMNS, already validated and normalized
+    (aware times, external_id None when absent), as ingest_activities makes them.
 
     By COPY on PostgreSQL: for a batch of 1,000, bulk_create built 1,000 model instances and an
     INSERT of 9,000 placeholders for psycopg to bind and the server to parse, about half of

@@ -683,6 +683,17 @@ def _post(client: Client, secret: str, body: dict) -> float:
     return elapsed
 
 
+def _checkpoint() -> None:
+    """Untimed: write every dirty page to disk, so what comes next does not pay for the writes of
+    what came before."""
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+        except DatabaseError:
+            pass  # a role without the right to: the figures then include the writeback
+
+
 def _settle_before_ingest(
     client: Client, secret: str, rng: random.Random, leads: list[tuple[int, str]]
 ) -> None:
@@ -693,12 +704,7 @@ def _settle_before_ingest(
     recently; on these machines a page that has not been read for a minute is off to disk (the
     host takes back page cache), and a cold page costs up to a few milliseconds.
     """
-    if connection.vendor == "postgresql":
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("CHECKPOINT")
-        except DatabaseError:
-            pass  # a role without the right to: the figures then include the writeback
+    _checkpoint()
     for start in range(0, len(leads), BATCH_SIZE):
         batch = leads[start : start + BATCH_SIZE]
         _post(client, secret, {"activities": [_activity_payload(rng, lead) for lead in batch]})
@@ -789,14 +795,17 @@ def _run(options: Options, log: Log) -> Report:
 
     rescores, floors, decays = [], [], []
     memory_reset = _reset_peak_memory()
-    # Each rescore is followed by a floor, so both meet the same page cache and checkpoints:
-    # timed one series after the other, the first rescores read cold pages that the floors then
-    # found warm. (The floor runs in the database, not in this process's memory.)
+    # Each rescore is followed by a floor, so both meet the same page cache: timed one series
+    # after the other, the first rescores read cold pages that the floors then found warm. And
+    # each starts after a checkpoint, so neither pays for writing back the last rescore's leads.
+    # (The floor runs in the database, not in this process's memory.)
     for n in range(options.repeats):
+        _checkpoint()
         rescores.append(
             _timed(lambda: start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True))
         )
         log(f"  full rescore {n + 1}/{options.repeats}: {rescores[-1]:.2f} s")
+        _checkpoint()
         floors.append(_timed(lambda: run_floor(timezone.now())))
         log(f"  SQL floor {n + 1}/{options.repeats}: {floors[-1]:.2f} s")
     peak = _peak_memory_mb()

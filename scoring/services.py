@@ -279,11 +279,13 @@ _SCORES = "SELECT s.*, s.fit_tier || CAST(s.interest_tier AS VARCHAR(1)) AS cell
 def _store_in_one_statement(cursor, store: _Store) -> tuple[int, list[int]]:
     """PostgreSQL: score, record cell moves, write and find MQLs in one statement.
 
-    Its parts all see the leads as they were before it, which is what the score changes
-    compare with. A temporary table in between cost more than it saved: creating, analyzing,
-    writing and reading it back took about a second per 250,000 leads. A statement that writes
-    never runs in parallel, so each chunk of a rescore is one process; chunks run side by side
-    (Celery workers, or `rescore --sync`'s connections) to use every core.
+    Its parts read the leads from one snapshot, taken when it starts, which is what the score
+    changes compare with. (A lead another transaction changes meanwhile is written from its
+    newest version, as any UPDATE does, while its ScoreChange was read from the snapshot.) A
+    temporary table in between cost more than it saved: creating, analyzing, writing and
+    reading it back took about a second per 250,000 leads. A statement that writes never runs in
+    parallel, so each chunk of a rescore or decay pass is one process; chunks run side by side
+    (Celery workers, or `score_chunks_here`'s connections) to use every core.
     """
     changes_sql, changes_params = store.score_changes("scores")
     update_sql, update_params = store.lead_update("scores")
@@ -453,13 +455,15 @@ def _rescore_chunks_here(
             run.refresh_from_db()
             progress(run)
 
-    score_chunks_here(rescore, chunks, report)
+    score_chunks_here(rescore, chunks, report, context={"run": run.pk})
 
 
 def score_chunks_here(
     score: Callable[[tuple[int, int]], int],
     chunks: list[tuple[int, int]],
     done: Callable[[int], None] = lambda changed: None,
+    *,
+    context: dict | None = None,
 ) -> None:
     """Score chunks of leads in this process, RESCORE_SYNC_CONNECTIONS at a time on PostgreSQL,
     each on a connection of its own, as that many Celery workers would: a chunk's statement
@@ -480,7 +484,7 @@ def score_chunks_here(
             return score(chunk)
         except Exception:
             # Logged here: only the first failure is raised to the caller.
-            logger.exception("scoring a chunk failed", extra={"start": chunk[0]})
+            logger.exception("scoring a chunk failed", extra={**(context or {}), "start": chunk[0]})
             raise
         finally:
             connection.close()  # this thread's: Django opens one per thread
@@ -585,5 +589,5 @@ def decay_scores(*, as_of: datetime | None = None) -> int:
             spec=spec,
         )
 
-    score_chunks_here(decay, lead_id_chunks(), changed.append)
+    score_chunks_here(decay, lead_id_chunks(), changed.append, context={"pass": "decay"})
     return sum(changed)

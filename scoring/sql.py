@@ -243,8 +243,10 @@ class TextMatches:
 
     def condition(self, field_name: str, pattern: str) -> Sql:
         conditions = self.columns.setdefault(field_name, [])
-        conditions.append(Sql(*self.d.regex("d.v", pattern)))
-        return Sql(f"m_{field_name}.c{len(conditions) - 1}")
+        match = Sql(*self.d.regex("d.v", pattern))
+        if match not in conditions:  # a disqualifying rule asks twice: as points, as a veto
+            conditions.append(match)
+        return Sql(f"m_{field_name}.c{conditions.index(match)}")
 
     def joins(self, sel_sql: str, sel_params: list) -> Sql:
         """LEFT JOINs (on l) of each field's distinct values among the selected leads. Fenced
@@ -540,6 +542,8 @@ def score_select(
     fit, disq = fit_sql(ruleset, d, text_matches)
     interest = interest_sql(ruleset, as_of, selection, d)
     sel_sql, sel_params = selection.where("l.id", d)
+    if selection.only_with_activity:
+        sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
     matches = text_matches.joins(sel_sql, sel_params) if text_matches else Sql("")
     join, join_params = "", []
     if interest is not None:
@@ -547,8 +551,6 @@ def score_select(
             f"LEFT JOIN ({interest.text}) i ON i.lead_id = f.lead_id",
             interest.params,
         )
-    if selection.only_with_activity:
-        sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
     interest_expr = "COALESCE(i.interest, 0)" if interest is not None else "0"
     # Fit is computed in a subquery of its own (fenced on PostgreSQL), where the leads are
     # read.

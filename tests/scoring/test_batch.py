@@ -73,6 +73,37 @@ def test_a_cell_move_is_recorded_once_and_a_second_run_changes_nothing():
     assert ScoreChange.objects.filter(reason="rescore").count() == 1
 
 
+def test_a_veto_on_the_title_is_recorded_with_the_leads_cell_and_stage_and_spares_other_leads():
+    first = active(parse_ruleset(SAMPLE))
+    dana = make_dana()
+    student = Lead.objects.create(email="sam@northwind.com", title="Student Ambassador")
+    apply_scores(first, LeadSelection(), as_of=T, reason="rescore")
+    dana.refresh_from_db()
+    Lead.objects.filter(pk=dana.pk).update(title="Student Ambassador", stage="recycled")
+    veto = {
+        "name": "Student veto",
+        "field": "title",
+        "operator": "contains_any",
+        "values": ["student"],
+        "points": 0,
+        "disqualify": True,
+    }
+    second = active(parse_ruleset({**SAMPLE, "fit_rules": [*SAMPLE["fit_rules"], veto]}))
+
+    # A range of one lead: the title's rules are matched once per distinct title in it.
+    apply_scores(second, LeadSelection(start=dana.pk, stop=dana.pk + 1), as_of=T, reason="publish")
+
+    change = ScoreChange.objects.get(reason="publish")
+    assert change.lead_id == dana.pk and change.disqualified
+    assert (change.from_stage, change.to_stage) == ("recycled", "recycled")
+    assert change.from_cell == dana.cell  # scored before the edit, with the first rule set
+    dana.refresh_from_db()
+    assert dana.disqualified and dana.ruleset_version == second.version
+    assert dana.fit_score == pytest.approx(explain_lead(dana, as_of=T).fit)
+    student.refresh_from_db()
+    assert not student.disqualified and student.ruleset_version == first.version
+
+
 def test_decay_lowers_interest_as_time_passes_and_moves_the_cell():
     ruleset = active(parse_ruleset(SAMPLE))
     dana = make_dana()
