@@ -388,13 +388,17 @@ def _rule_condition(rule: BehaviorRuleSpec, as_of: datetime, d: Dialect) -> Sql:
         params.extend(since_params)
     substrings = [u for u in rule.url_contains if u]
     if substrings:
-        where.append(
-            "("
-            + " OR ".join([f"{d.lowered('act.url')} LIKE %s ESCAPE '\\'"] * len(substrings))
-            + ")"
-        )
-        params.extend(f"%{_like_escape(u)}%" for u in substrings)
+        url = _url_contains_any(substrings, d)
+        where.append(url.text)
+        params.extend(url.params)
     return Sql(" AND ".join(where) or "1 = 1", params)
+
+
+def _url_contains_any(substrings: list[str], d: Dialect) -> Sql:
+    """True when the activity's URL, lowercased, contains one of these (lowercased) texts."""
+    patterns = list(dict.fromkeys(f"%{_like_escape(u)}%" for u in substrings))
+    likes = " OR ".join([f"{d.lowered('act.url')} LIKE %s ESCAPE '\\'"] * len(patterns))
+    return Sql(f"({likes})", patterns)
 
 
 def _matched_sql(
@@ -476,10 +480,9 @@ def _could_match(rules: list[BehaviorRuleSpec], d: Dialect) -> Sql:
         return Sql("1 = 1")
     whens, params = [], []
     for kind, substrings in filtered.items():
-        patterns = list(dict.fromkeys(f"%{_like_escape(u)}%" for u in substrings))
-        likes = " OR ".join([f"{d.lowered('act.url')} LIKE %s ESCAPE '\\'"] * len(patterns))
-        whens.append(f"WHEN %s THEN ({likes})")
-        params += [kind, *patterns]
+        url = _url_contains_any(substrings, d)
+        whens.append(f"WHEN %s THEN {url.text}")
+        params += [kind, *url.params]
     return Sql(f"(CASE act.kind {' '.join(whens)} ELSE 1 = 1 END)", params)
 
 
