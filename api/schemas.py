@@ -6,6 +6,7 @@ Input models forbid unknown fields, so a misspelt field is reported instead of s
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -153,11 +154,20 @@ def _plausible_creation(value: datetime) -> datetime:
 
 def _email(value: str) -> str:
     value = value.strip().lower()
+    if not _valid_email(value):
+        raise ValueError(f"{value!r} is not a valid e-mail address.")
+    return value
+
+
+@functools.lru_cache(maxsize=16_384)
+def _valid_email(value: str) -> bool:
+    # Remembered: an integration sends the same leads' addresses again and again, and Django's
+    # validator takes about 18 µs an address, a tenth of validating a batch.
     try:
         validate_email(value)
     except DjangoValidationError:
-        raise ValueError(f"{value!r} is not a valid e-mail address.") from None
-    return value
+        return False
+    return True
 
 
 def _id_text(value: Any) -> Any:

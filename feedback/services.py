@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from config import broker
@@ -224,11 +224,14 @@ def open_handoffs(
     )
     record_contributions(opened)
     _set_stage([h.lead for h in opened], Stage.MQL, reason=ScoreChange.Reason.HANDOFF, now=now)
-    for handoff in opened:
-        if handoff.assigned_to_id and handoff.lead.owner_id is None:
-            Lead.objects.filter(pk=handoff.lead_id, owner__isnull=True).update(
-                owner_id=handoff.assigned_to_id
-            )
+    # A lead without an owner is owned by the SDR it went to, in one statement for all of them.
+    Lead.objects.filter(
+        pk__in=[h.lead_id for h in opened if h.assigned_to_id], owner__isnull=True
+    ).update(
+        owner_id=Subquery(
+            Handoff.objects.open().filter(lead_id=OuterRef("pk")).values("assigned_to_id")
+        )
+    )
     priority = [h for h in opened if h.rank == 1 and h.assigned_to_id]
     if priority:
         transaction.on_commit(lambda: notify_priority_mqls([h.pk for h in priority]))

@@ -193,7 +193,7 @@ class IngestResult:
 def leads_by_email(emails: Iterable[str]) -> tuple[dict[str, int], int]:
     """Ids of the leads with these e-mails, creating a bare lead for each unknown one."""
     wanted = {normalize_email(e) for e in emails if e}
-    found = dict(Lead.objects.filter(email__in=wanted).values_list("email", "id"))
+    found = dict(Lead.objects.filter(email__any=wanted).values_list("email", "id"))
     missing = wanted - found.keys()
     if missing:
         new = [Lead(email=email) for email in sorted(missing)]
@@ -201,7 +201,7 @@ def leads_by_email(emails: Iterable[str]) -> tuple[dict[str, int], int]:
             lead.normalize()
         # A concurrent request may create the same lead: the conflict is skipped, then read.
         Lead.objects.bulk_create(new, ignore_conflicts=True)
-        found.update(Lead.objects.filter(email__in=missing).values_list("email", "id"))
+        found.update(Lead.objects.filter(email__any=missing).values_list("email", "id"))
     return found, len(missing)
 
 
@@ -246,7 +246,7 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
     result = IngestResult()
     lead_of_email, result.leads_created = leads_by_email(i.email for i in items if i.email)
     given_ids = {i.lead_id for i in items if i.lead_id is not None}
-    known_ids = set(Lead.objects.filter(pk__in=given_ids).values_list("pk", flat=True))
+    known_ids = set(Lead.objects.filter(pk__any=given_ids).values_list("pk", flat=True))
 
     resolved: list[tuple[NewActivity, int]] = []
     for position, item in enumerate(items):
@@ -260,7 +260,7 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
     # Both columns, so the lookup uses the (source, external_id) unique index.
     seen_external = set(
         Activity.objects.filter(
-            source__in={i.source for i in keyed}, external_id__in={i.external_id for i in keyed}
+            source__any={i.source for i in keyed}, external_id__any={i.external_id for i in keyed}
         ).values_list("source", "external_id")
     )
     keyless = [(i, lead_id) for i, lead_id in resolved if not i.external_id]
@@ -268,8 +268,8 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
     if keyless:
         seen_natural = set(
             Activity.objects.filter(
-                lead_id__in={lead_id for _, lead_id in keyless},
-                occurred_at__in={i.occurred_at for i, _ in keyless},
+                lead_id__any={lead_id for _, lead_id in keyless},
+                occurred_at__any={i.occurred_at for i, _ in keyless},
                 external_id__isnull=True,
             ).values_list("lead_id", "kind", "occurred_at", "url", "source")
         )

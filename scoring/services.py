@@ -362,7 +362,7 @@ def rescore_leads(lead_ids, *, reason: str, as_of: datetime | None = None) -> in
         with transaction.atomic():
             # Concurrent batches for the same leads take turns, in id order (no deadlock), so
             # the last to score a lead sees every activity the others stored.
-            locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+            locked = Lead.objects.select_for_update(no_key=True).filter(pk__any=ids).order_by("pk")
             list(locked.values_list("pk", flat=True))
             return apply_scores(
                 ruleset, LeadSelection(ids=tuple(ids)), as_of=as_of, reason=reason, spec=spec

@@ -225,6 +225,17 @@ def test_a_bad_email_is_refused(api):
     )
 
 
+def test_a_bad_email_is_refused_every_time_it_comes(api):
+    # Checked addresses are remembered; a bad one stays bad.
+    batch = {"activities": [activity(email="dana@"), activity(), activity(email=" DANA@")]}
+    for created in (1, 0):
+        response = api.post("activities", batch)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["created"], body["rejected"]) == (created, 2)
+        assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, "email"), (2, "email")]
+
+
 def test_an_unknown_kind_format_is_refused(api):
     assert_single_refused(
         api,

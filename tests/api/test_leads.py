@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -211,6 +212,18 @@ def test_a_nul_character_anywhere_is_a_422_naming_the_field(api):
     key = api.post("activities", {"email": "ada@acme.com", "properties": {"a\u0000": 1}})
     assert key.status_code == 422
     assert key.json()["errors"][0]["field"] == "properties.a\\u0000"
+
+
+def test_a_nul_character_in_a_utf16_body_is_refused_and_a_backslash_u_text_is_not(api):
+    body = json.dumps({"email": "ada@acme.com", "attributes": {"plan": "a\u0000"}})
+    utf16 = api.post("leads", raw=body.encode("utf-16"))
+    assert utf16.status_code == 422
+    assert utf16.json()["errors"][0]["field"] == "attributes.plan"
+    assert counts() == (0, 0, 0, 0)
+    # The six characters \u0000, written as text, are no NUL.
+    text = api.post("leads", {"email": "ada@acme.com", "attributes": {"plan": "a\\u0000"}})
+    assert text.status_code == 201
+    assert Lead.objects.get().attributes == {"plan": "a\\u0000"}
 
 
 def test_looking_up_an_email_with_a_nul_character_is_a_422_naming_it(api):

@@ -166,6 +166,29 @@ def test_the_sdr_who_works_the_account_gets_its_next_lead(ruleset):
     assert by_email["kai@other.com"] == ({first, second} - {owner}).pop()  # round robin
 
 
+def test_a_lead_without_an_owner_is_owned_by_the_sdr_its_handoff_went_to(ruleset):
+    make_user("amy", SDR)
+    ben = make_user("ben", SDR)
+    unowned, *_ = upsert_lead(email="dana@northwind.com", account=NORTHWIND, **VP)
+    owned, *_ = upsert_lead(
+        email="sam@other.com", account={**NORTHWIND, "domain": "other.com"}, **VP
+    )
+    Lead.objects.filter(pk=owned.pk).update(owner=ben)
+    now = timezone.now()
+    ingest_activities(  # one batch opens both handoffs
+        [
+            NewActivity(lead_id=lead.pk, kind=kind, occurred_at=now)
+            for lead in (unowned, owned)
+            for kind in ("demo_request", "trial_signup")
+        ]
+    )
+    assert Handoff.objects.count() == 2
+    unowned.refresh_from_db()
+    assert unowned.owner is not None
+    assert unowned.owner == Handoff.objects.get(lead=unowned).assigned_to
+    assert Lead.objects.get(pk=owned.pk).owner == ben  # an owner is never replaced
+
+
 def test_sdrs_away_get_no_new_mqls_and_with_nobody_left_it_waits_unassigned(ruleset):
     away = make_user("amy", SDR)
     away.sdr_profile.accepting_leads = False

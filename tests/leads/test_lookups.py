@@ -1,0 +1,41 @@
+"""`__any`: the same rows as `__in`, sent as one array on PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from leads.models import Activity, Lead
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def leads():
+    return [Lead.objects.create(email=f"lead{n}@example.com") for n in range(4)]
+
+
+def test_any_finds_the_rows_in_finds_by_text_id_and_time(leads):
+    emails = ["lead1@example.com", "lead3@example.com", "nobody@example.com", None]
+    by_email = Lead.objects.filter(email__any=emails)
+    assert set(by_email) == set(Lead.objects.filter(email__in=emails)) == {leads[1], leads[3]}
+    ids = {leads[0].pk, leads[2].pk, 10**12}
+    assert set(Lead.objects.filter(pk__any=ids)) == {leads[0], leads[2]}
+
+    now = timezone.now()
+    for lead, age in zip(leads, (1, 2, 3, 4), strict=True):
+        Activity.objects.create(lead=lead, kind="page_view", occurred_at=now - timedelta(days=age))
+    found = Activity.objects.filter(
+        lead_id__any=[leads[0].pk, leads[1].pk, leads[3].pk],
+        occurred_at__any=[now - timedelta(days=1), now - timedelta(days=4)],
+    )
+    assert {a.lead for a in found} == {leads[0], leads[3]}
+
+
+def test_any_of_nothing_finds_nothing_without_asking_the_database(leads):
+    with CaptureQueriesContext(connection) as queries:
+        assert list(Lead.objects.filter(pk__any=[])) == []
+        assert list(Lead.objects.filter(email__any=[None])) == []
+    assert len(queries) == 0
