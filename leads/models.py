@@ -226,8 +226,11 @@ class Activity(models.Model):
         ordering = ["-occurred_at"]
         constraints = [
             # A retried delivery of the same event is a duplicate, never a second activity.
+            # The event id leads: a batch looks up its ids with one source, and a new source
+            # (few rows when the statistics were taken) made PostgreSQL read all of that
+            # source's entries and filter the ids, which grows with every batch.
             models.UniqueConstraint(
-                fields=["source", "external_id"],
+                fields=["external_id", "source"],
                 condition=models.Q(external_id__isnull=False),
                 name="activity_source_external_id_unique",
             ),
