@@ -236,6 +236,38 @@ def insert_activities(rows: list[tuple]) -> None:
             )
 
 
+def _stored_event_ids(keys: Iterable[tuple[str, str | None]]) -> set[tuple[str, str]]:
+    """The (source, external_id) pairs among these that are stored already."""
+    keys = {(source, external_id) for source, external_id in keys if external_id}
+    return (
+        set(
+            Activity.objects.filter(
+                external_id__any={external_id for _, external_id in keys},
+                source__any={source for source, _ in keys},
+            ).values_list("source", "external_id")
+        )
+        & keys
+    )
+
+
+def _insert_new_events(rows: list[tuple], attempts: int = 3) -> list[tuple]:
+    """Store the rows; returns those stored. An event id another request stored after this one
+    checked (two senders delivering the same event at once) is a duplicate, not an error: the
+    insert waits for the other request's commit, then this one drops what it stored and tries
+    again with the rest."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():  # a savepoint: a refused insert leaves the rest intact
+                insert_activities(rows)
+            return rows
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            stored = _stored_event_ids((row[5], row[6]) for row in rows)
+            rows = [row for row in rows if (row[5], row[6]) not in stored]
+    return rows
+
+
 @transaction.atomic
 def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> IngestResult:
     """Store activities in sets: leads resolved in one query, repeats skipped, one rescore.
@@ -256,13 +288,7 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
         else:
             resolved.append((item, lead_id))
 
-    keyed = [i for i, _ in resolved if i.external_id]
-    # Both columns, so the lookup uses the (source, external_id) unique index.
-    seen_external = set(
-        Activity.objects.filter(
-            source__any={i.source for i in keyed}, external_id__any={i.external_id for i in keyed}
-        ).values_list("source", "external_id")
-    )
+    seen_external = _stored_event_ids((i.source, i.external_id) for i, _ in resolved)
     keyless = [(i, lead_id) for i, lead_id in resolved if not i.external_id]
     seen_natural = set()
     if keyless:
@@ -281,7 +307,6 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
         else:
             key, seen = item.natural_key(lead_id), seen_natural
         if key in seen:
-            result.duplicates += 1
             continue
         seen.add(key)
         new.append(
@@ -295,8 +320,9 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
                 item.external_id,
             )
         )
-        result.lead_ids.add(lead_id)
-    insert_activities(new)
+    new = _insert_new_events(new)
+    result.duplicates = len(resolved) - len(new)
+    result.lead_ids = {row[0] for row in new}
     result.created = len(new)
     if rescore and result.lead_ids:
         rescore_leads(result.lead_ids, reason=ScoreChange.Reason.ACTIVITY)

@@ -3,6 +3,7 @@ constraints decide, not luck."""
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -161,6 +162,38 @@ def test_twenty_concurrent_batches_for_the_same_leads_lose_no_activity_and_no_sc
         # The stored score counts every activity: the last batch to score the lead saw all.
         expected = explain_lead(lead, as_of=lead.scored_at)
         assert lead.interest_score == pytest.approx(expected.interest, abs=1e-6)
+
+
+def test_the_same_events_delivered_by_two_senders_at_once_are_stored_once_without_an_error(
+    scored_leads,
+):
+    _, leads = scored_leads
+    now = timezone.now()
+    events = [
+        NewActivity(
+            lead_id=lead.pk,
+            kind="page_view",
+            url="/pricing",
+            occurred_at=now - timedelta(minutes=n),
+            source="webhook",
+            external_id=f"evt-{lead.pk}-{n}",
+        )
+        for lead in leads
+        for n in range(100)
+    ]
+    own = NewActivity(lead_id=leads[0].pk, kind="demo_request", occurred_at=now, source="crm")
+    for attempt in range(5):  # the race is timing: each round starts both at one instant
+        tagged = [replace(e, external_id=f"{e.external_id}-{attempt}") for e in events]
+        results = run_together(
+            lambda tagged=tagged: ingest_activities(tagged),
+            lambda tagged=tagged, attempt=attempt: ingest_activities(
+                [*tagged, replace(own, external_id=f"own-{attempt}")]
+            ),
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert sum(r.created for r in results) == len(events) + 1
+        assert sum(r.duplicates for r in results) == len(events)
+    assert Activity.objects.count() == 5 * (len(events) + 1)
 
 
 def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score(scored_leads):
