@@ -162,7 +162,7 @@ def _email(value: str) -> str:
 @functools.lru_cache(maxsize=16_384)
 def _valid_email(value: str) -> bool:
     # Remembered: an integration sends the same leads' addresses again and again, and Django's
-    # validator takes about 18 µs an address, a tenth of validating a batch.
+    # validator takes about 7 µs an address, a third of validating an activity.
     try:
         validate_email(value)
     except DjangoValidationError:

@@ -731,7 +731,16 @@ def _cleanup_ingested() -> None:
     Activity.objects.filter(source=INGEST_SOURCE, external_id__isnull=False).delete()
 
 
-def machine() -> list[tuple[str, str]]:
+def cpu_check() -> float:
+    """Seconds a fixed pure-Python loop takes: this host's CPU speed at the moment. A shared
+    virtual machine's speed drifts (by 40 % within an hour on the one these figures come from),
+    so a run's figures are read next to it."""
+    began = time.perf_counter()
+    sum(i * i for i in range(10_000_000))
+    return time.perf_counter() - began
+
+
+def machine(cpu_checks: tuple[float, float] | None = None) -> list[tuple[str, str]]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -754,6 +763,17 @@ def machine() -> list[tuple[str, str]]:
         ("database", database),
         ("Python", f"{platform.python_version()} on {platform.platform()}"),
         ("settings", f"DEBUG={'on' if _debug() else 'off'}"),
+        *(
+            [
+                (
+                    "CPU speed",
+                    f"a fixed Python loop took {cpu_checks[0]:.2f} s before the timed runs and "
+                    f"{cpu_checks[1]:.2f} s after (lower is faster)",
+                )
+            ]
+            if cpu_checks
+            else []
+        ),
     ]
 
 
@@ -794,6 +814,7 @@ def _run(options: Options, log: Log) -> Report:
     figures: list[Figure] = []
 
     rescores, floors, decays = [], [], []
+    speed_before = cpu_check()
     memory_reset = _reset_peak_memory()
     # Each rescore is followed by a floor, so both meet the same page cache: timed one series
     # after the other, the first rescores read cold pages that the floors then found warm. And
@@ -911,7 +932,7 @@ def _run(options: Options, log: Log) -> Report:
             "calibration page", Client(), manager, calibration, page_requests, 300, options, log
         )
 
-    report = Report(options, figures, machine(), notes)
+    report = Report(options, figures, machine((speed_before, cpu_check())), notes)
     write_markdown(report)
     return report
 
