@@ -31,7 +31,21 @@ class AnyOf(In):
         field = self.lhs.output_field
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = [field.get_db_prep_value(value, connection, prepared=True) for value in values]
-        return f"{lhs} = ANY(CAST(%s AS {field.db_type(connection)}[]))", [*lhs_params, values]
+        return (
+            f"{lhs} = ANY(CAST(%s AS {field.db_type(connection)}[]))",
+            [*lhs_params, _array_text(values)],
+        )
+
+
+def _array_text(values: list) -> str | list:
+    """Ids and texts as the array's text: psycopg would escape each element in Python, with a
+    regular expression apiece. Other values (times) are left to psycopg."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(value) is str for value in values):
+        quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+        return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+    return values
 
 
 Field.register_lookup(AnyOf)

@@ -39,3 +39,18 @@ def test_any_of_nothing_finds_nothing_without_asking_the_database(leads):
         assert list(Lead.objects.filter(pk__any=[])) == []
         assert list(Lead.objects.filter(email__any=[None])) == []
     assert len(queries) == 0
+
+
+def test_any_matches_texts_with_quotes_backslashes_braces_and_commas_exactly(leads):
+    tricky = ['a"b', "c\\d", "{x,y}", "NULL", " spaced ", "ünï", "'q'"]
+    now = timezone.now()
+    for n, external_id in enumerate(tricky):
+        Activity.objects.create(
+            lead=leads[0],
+            kind="page_view",
+            occurred_at=now - timedelta(minutes=n),
+            source="crm",
+            external_id=external_id,
+        )
+    found = Activity.objects.filter(external_id__any=[*tricky, "x,y", "spaced"])
+    assert sorted(found.values_list("external_id", flat=True)) == sorted(tricky)
