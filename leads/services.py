@@ -250,16 +250,17 @@ def _stored_event_ids(keys: Iterable[tuple[str, str | None]]) -> set[tuple[str, 
     )
 
 
-def _insert_new_events(rows: list[tuple], attempts: int = 3) -> list[tuple]:
+def _insert_new_events(rows: list[tuple]) -> list[tuple]:
     """Store the rows; returns those stored. An event id another request stored after this one
     checked (two senders delivering the same event at once) is a duplicate, not an error: the
-    insert waits for the other request's commit, then this one drops what it stored and tries
-    again with the rest."""
+    insert waits for the other request's commit, then this one leaves out the events the other
+    stored and tries again with the rest (a third sender may take a second turn)."""
+    attempts = 3
     for attempt in range(attempts):
         try:
             with transaction.atomic():  # a savepoint: a refused insert leaves the rest intact
                 insert_activities(rows)
-            return rows
+            break
         except IntegrityError:
             if attempt == attempts - 1:
                 raise

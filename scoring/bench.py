@@ -733,8 +733,8 @@ def _cleanup_ingested() -> None:
 
 def cpu_check() -> float:
     """Seconds a fixed pure-Python loop takes: this host's CPU speed at the moment. A shared
-    virtual machine's speed drifts (by 40 % within an hour on the one these figures come from),
-    so a run's figures are read next to it."""
+    virtual machine's speed drifts (this loop took from 0.52 s to 0.88 s within an hour on the
+    one these figures come from), so a run's figures are read next to it."""
     began = time.perf_counter()
     sum(i * i for i in range(10_000_000))
     return time.perf_counter() - began
