@@ -104,6 +104,39 @@ def test_a_veto_on_the_title_is_recorded_with_the_leads_cell_and_stage_and_spare
     assert not student.disqualified and student.ruleset_version == first.version
 
 
+def test_text_rules_ignore_the_case_of_letters_beyond_ascii_as_the_engine_does():
+    rules = {
+        **SAMPLE,
+        "fit_rules": [
+            {
+                "name": "Doctors",
+                "field": "industry",
+                "operator": "equals_any",
+                "values": ["ärzte"],
+                "points": 10,
+            }
+        ],
+        "behavior_rules": [
+            {
+                "name": "About us",
+                "kind": "page_view",
+                "url_contains": ["über"],
+                "mode": "each",
+                "points": 5,
+            }
+        ],
+    }
+    ruleset = active(parse_ruleset(rules))
+    account = Account.objects.create(name="Praxis", domain="praxis.de", industry="ÄRZTE")
+    eva = Lead.objects.create(email="eva@praxis.de", account=account)
+    Activity.objects.create(lead=eva, kind="page_view", url="/ÜBER/uns", occurred_at=T)
+    apply_scores(ruleset, LeadSelection(), as_of=T, reason="rescore")
+    eva.refresh_from_db()
+    explained = explain_lead(eva, as_of=T)
+    assert (eva.fit_score, eva.interest_score) == (10, 5)
+    assert (explained.fit, explained.interest) == pytest.approx((10, 5))
+
+
 def test_decay_lowers_interest_as_time_passes_and_moves_the_cell():
     ruleset = active(parse_ruleset(SAMPLE))
     dana = make_dana()
