@@ -733,14 +733,14 @@ def _cleanup_ingested() -> None:
 
 def cpu_check() -> float:
     """Seconds a fixed pure-Python loop takes: this host's CPU speed at the moment. A shared
-    virtual machine's speed drifts (this loop took from 0.52 s to 0.88 s within an hour on the
+    virtual machine's speed drifts (this loop took from 0.52 s to 0.91 s within an hour on the
     one these figures come from), so a run's figures are read next to it."""
     began = time.perf_counter()
     sum(i * i for i in range(10_000_000))
     return time.perf_counter() - began
 
 
-def machine(cpu_checks: tuple[float, float] | None = None) -> list[tuple[str, str]]:
+def machine(cpu_checks: tuple[float, float]) -> list[tuple[str, str]]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -763,16 +763,10 @@ def machine(cpu_checks: tuple[float, float] | None = None) -> list[tuple[str, st
         ("database", database),
         ("Python", f"{platform.python_version()} on {platform.platform()}"),
         ("settings", f"DEBUG={'on' if _debug() else 'off'}"),
-        *(
-            [
-                (
-                    "CPU speed",
-                    f"a fixed Python loop took {cpu_checks[0]:.2f} s before the timed runs and "
-                    f"{cpu_checks[1]:.2f} s after (lower is faster)",
-                )
-            ]
-            if cpu_checks
-            else []
+        (
+            "CPU speed",
+            f"a fixed Python loop took {cpu_checks[0]:.2f} s before the timed runs and "
+            f"{cpu_checks[1]:.2f} s after (lower is faster)",
         ),
     ]
 
