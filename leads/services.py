@@ -262,9 +262,9 @@ def _insert_new_events(rows: list[tuple]) -> list[tuple]:
                 insert_activities(rows)
             break
         except IntegrityError:
-            if attempt == attempts - 1:
-                raise
             stored = _stored_event_ids((row[5], row[6]) for row in rows)
+            if attempt == attempts - 1 or not stored:
+                raise  # a third turn, or not a repeated event id
             rows = [row for row in rows if (row[5], row[6]) not in stored]
     return rows
 
@@ -321,6 +321,9 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
                 item.external_id,
             )
         )
+    # In event-id order: two batches sharing events then wait for each other's ids in one
+    # order, never in a cycle (a deadlock).
+    new.sort(key=lambda row: (row[6] is None, row[6] or "", row[5]))
     new = _insert_new_events(new)
     result.duplicates = len(resolved) - len(new)
     result.lead_ids = {row[0] for row in new}

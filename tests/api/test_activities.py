@@ -113,6 +113,16 @@ def test_the_same_id_from_another_source_is_another_activity(api):
     assert response.json()["created"] == 1
 
 
+def test_a_lead_id_past_any_database_id_is_no_such_lead_not_a_crash(api):
+    lead, *_ = upsert_lead(email="known@northwind.com")
+    past = {"lead_id": 2**63, "kind": "page_view", "occurred_at": "2026-01-15T10:00:00Z"}
+    response = api.post("activities", {"activities": [past, activity(lead_id=lead.pk, email=None)]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (1, 1)
+    assert body["errors"] == [{"index": 0, "field": "lead_id", "message": "No such lead."}]
+
+
 def test_in_a_batch_invalid_items_are_rejected_one_by_one(api):
     lead, *_ = upsert_lead(email="known@northwind.com")
     batch = {

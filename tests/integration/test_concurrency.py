@@ -186,8 +186,9 @@ def test_the_same_events_delivered_by_two_senders_at_once_are_stored_once_withou
         tagged = [replace(e, external_id=f"{e.external_id}-{attempt}") for e in events]
         results = run_together(
             lambda tagged=tagged: ingest_activities(tagged),
+            # The other sender in the opposite order: the two must not deadlock.
             lambda tagged=tagged, attempt=attempt: ingest_activities(
-                [*tagged, replace(own, external_id=f"own-{attempt}")]
+                [*reversed(tagged), replace(own, external_id=f"own-{attempt}")]
             ),
         )
         assert not [r for r in results if isinstance(r, Exception)], results

@@ -54,3 +54,19 @@ def test_any_matches_texts_with_quotes_backslashes_braces_and_commas_exactly(lea
         )
     found = Activity.objects.filter(external_id__any=[*tricky, "x,y", "spaced"])
     assert sorted(found.values_list("external_id", flat=True)) == sorted(tricky)
+
+
+def test_any_of_an_id_past_the_columns_range_or_a_too_long_text_finds_nothing(leads):
+    assert set(Lead.objects.filter(pk__any=[2**63, -(2**63) - 1, leads[1].pk])) == {leads[1]}
+    assert list(Lead.objects.filter(pk__any=[2**63])) == []
+    Activity.objects.create(
+        lead=leads[0], kind="page_view", occurred_at=timezone.now(), external_id="x" * 200
+    )
+    # Not cut to the column's 200 characters, which would match the stored one.
+    assert not Activity.objects.filter(external_id__any=["x" * 201]).exists()
+    assert Activity.objects.filter(external_id__any=["x" * 200]).exists()
+
+
+def test_any_takes_model_instances_for_a_foreign_key(leads):
+    Activity.objects.create(lead=leads[2], kind="page_view", occurred_at=timezone.now())
+    assert [a.lead for a in Activity.objects.filter(lead__any=[leads[2], leads[3]])] == [leads[2]]
