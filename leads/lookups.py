@@ -50,7 +50,7 @@ class AnyOf(In):
         # The type without its size: a cast to varchar(200) would cut a longer value short, and
         # it could then match a stored one that begins with it.
         array_type = re.sub(r"\(.*\)", "", field.db_type(connection))
-        return f"{lhs} = ANY(CAST(%s AS {array_type}[]))", [*lhs_params, _array_text(values)]
+        return f"{lhs} = ANY(CAST(%s AS {array_type}[]))", [*lhs_params, array_text(values)]
 
 
 def _in_range(values: list, field, connection) -> list:
@@ -65,7 +65,7 @@ def _in_range(values: list, field, connection) -> list:
     return [value for value in values if low <= value <= high]
 
 
-def _array_text(values: list) -> str | list:
+def array_text(values: list) -> str | list:
     """Ids and texts as the array's text: psycopg would escape each element in Python, with a
     regular expression apiece. Other values (times) are left to psycopg."""
     if all(type(value) is int for value in values):

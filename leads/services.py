@@ -205,12 +205,21 @@ def leads_by_email(emails: Iterable[str]) -> tuple[dict[str, int], int]:
     return found, len(missing)
 
 
-_ACTIVITY_COLUMNS = ("lead_id", "kind", "occurred_at", "url", "properties", "source", "external_id")
+class ActivityRow(NamedTuple):
+    """An activity ready to store: validated and normalized (an aware time, external_id None
+    when absent), as ingest_activities makes them."""
+
+    lead_id: int
+    kind: str
+    occurred_at: datetime
+    url: str
+    properties: dict
+    source: str
+    external_id: str | None
 
 
-def insert_activities(rows: list[tuple]) -> None:
-    """Store activities given as rows of _ACTIVITY_COLUMNS, already validated and normalized
-    (aware times, external_id None when absent), as ingest_activities makes them.
+def insert_activities(rows: list[ActivityRow]) -> None:
+    """Store activities, in their order.
 
     By COPY on PostgreSQL: for a batch of 1,000, bulk_create built 1,000 model instances and an
     INSERT of 9,000 placeholders for psycopg to bind and the server to parse, about half of
@@ -218,11 +227,11 @@ def insert_activities(rows: list[tuple]) -> None:
     """
     if connection.vendor != "postgresql":
         Activity.objects.bulk_create(
-            Activity(**dict(zip(_ACTIVITY_COLUMNS, row, strict=True))) for row in rows
+            Activity(**dict(zip(ActivityRow._fields, row, strict=True))) for row in rows
         )
         return
     now = timezone.now()
-    columns = ", ".join((*_ACTIVITY_COLUMNS, "created_at"))
+    columns = ", ".join((*ActivityRow._fields, "created_at"))
     copy_sql = f"COPY {Activity._meta.db_table} ({columns}) FROM STDIN"
     # psycopg's own errors become Django's, as for any query: a lost connection is a 503.
     with (
@@ -250,7 +259,7 @@ def _stored_event_ids(keys: Iterable[tuple[str, str | None]]) -> set[tuple[str, 
     )
 
 
-def _insert_new_events(rows: list[tuple]) -> list[tuple]:
+def _insert_new_events(rows: list[ActivityRow]) -> list[ActivityRow]:
     """Store the rows; returns those stored. An event id another request stored after this one
     checked (two senders delivering the same event at once) is a duplicate, not an error: the
     insert waits for the other request's commit, then this one leaves out the events the other
@@ -262,10 +271,10 @@ def _insert_new_events(rows: list[tuple]) -> list[tuple]:
                 insert_activities(rows)
             break
         except IntegrityError:
-            stored = _stored_event_ids((row[5], row[6]) for row in rows)
+            stored = _stored_event_ids((row.source, row.external_id) for row in rows)
             if attempt == attempts - 1 or not stored:
                 raise  # a third turn, or not a repeated event id
-            rows = [row for row in rows if (row[5], row[6]) not in stored]
+            rows = [row for row in rows if (row.source, row.external_id) not in stored]
     return rows
 
 
@@ -311,7 +320,7 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
             continue
         seen.add(key)
         new.append(
-            (
+            ActivityRow(
                 lead_id,
                 item.kind,
                 item.occurred_at,
@@ -323,10 +332,10 @@ def ingest_activities(items: Sequence[NewActivity], *, rescore: bool = True) -> 
         )
     # In event-id order: two batches sharing events then wait for each other's ids in one
     # order, never in a cycle (a deadlock).
-    new.sort(key=lambda row: (row[6] is None, row[6] or "", row[5]))
+    new.sort(key=lambda row: (row.external_id is None, row.external_id or "", row.source))
     new = _insert_new_events(new)
     result.duplicates = len(resolved) - len(new)
-    result.lead_ids = {row[0] for row in new}
+    result.lead_ids = {row.lead_id for row in new}
     result.created = len(new)
     if rescore and result.lead_ids:
         rescore_leads(result.lead_ids, reason=ScoreChange.Reason.ACTIVITY)

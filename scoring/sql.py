@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from leads.lookups import array_text
+
 from .engine import BehaviorRuleSpec, FitRuleSpec, RuleSetSpec
 from .rulesets import FIT_FIELDS
 
@@ -126,8 +128,8 @@ class PostgresDialect(Dialect):
     def one_of(self, column, values):
         # One array parameter instead of a placeholder per id: a batch's 800 leads appear in
         # the scoring statement twice, and 1,600 placeholders cost milliseconds to bind and
-        # plan. Sent as the array's text: psycopg adapts a Python list item by item, in Python.
-        return f"{column} = ANY(CAST(%s AS BIGINT[]))", ["{" + ",".join(map(str, values)) + "}"]
+        # plan.
+        return f"{column} = ANY(CAST(%s AS BIGINT[]))", [array_text(list(values))]
 
 
 class SqliteDialect(Dialect):
