@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from leads.models import Activity, Lead
+from scoring.bench import floor_worker_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,9 @@ def test_it_prints_every_figure_with_its_target_and_writes_benchmarks_md(tmp_pat
     assert "CPU:" in written and "database:" in written
     # The host's speed at the time, for reading the figures of a shared virtual machine.
     assert re.search(r"CPU speed: a fixed Python loop took \d+\.\d\d s before", written)
+    # The floor is timed with each worker count up to one per core; the fastest is the floor.
+    for workers in floor_worker_counts():
+        assert re.search(rf"{workers} parallel worker\(s\): \d+\.\d\d s", written)
     assert Lead.objects.count() == 300
     # The ingest figures' activities are removed: the generated set stays as generated.
     assert Activity.objects.count() == 3000
