@@ -26,7 +26,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.test import Client
 from django.test.utils import override_settings
 from django.urls import NoReverseMatch, reverse
@@ -740,8 +740,49 @@ def _page_times(client: Client, path: str, count: int) -> list[float]:
 
 
 def _cleanup_ingested() -> None:
-    """The ingest figures' activities go, so the next run finds the generated set unchanged."""
+    """The ingest figures' activities go (also those of a run that was killed)."""
     Activity.objects.filter(source=INGEST_SOURCE, external_id__isnull=False).delete()
+
+
+@dataclass
+class _IngestUndo:
+    """What the ingest figures change, to be put back afterwards: their activities, and what
+    those set off (the sampled leads' scores, stages and owners, the handoffs they opened, the
+    score history). Left in place, each run added some 3,000 open handoffs for the next run's
+    queue page to read, so repeated runs on the same data did not time the same thing."""
+
+    handoff_mark: int
+    change_mark: int
+    leads: list[Lead]
+
+    STATE = (
+        "owner",
+        "stage",
+        "fit_score",
+        "interest_score",
+        "total_score",
+        "fit_tier",
+        "interest_tier",
+        "cell",
+        "disqualified",
+        "scored_at",
+        "ruleset_version",
+    )
+
+    @classmethod
+    def mark(cls, lead_ids: list[int]) -> _IngestUndo:
+        return cls(
+            handoff_mark=Handoff.objects.aggregate(mark=Max("pk"))["mark"] or 0,
+            change_mark=ScoreChange.objects.aggregate(mark=Max("pk"))["mark"] or 0,
+            leads=list(Lead.objects.filter(pk__in=lead_ids).only(*cls.STATE)),
+        )
+
+    def undo(self) -> None:
+        with transaction.atomic():
+            _cleanup_ingested()
+            Handoff.objects.filter(pk__gt=self.handoff_mark).delete()
+            ScoreChange.objects.filter(pk__gt=self.change_mark).delete()
+            Lead.objects.bulk_update(self.leads, self.STATE, batch_size=BATCH_SIZE)
 
 
 def cpu_check() -> float:
@@ -877,6 +918,7 @@ def _run(options: Options, log: Log) -> Report:
     token, secret = create_token("bench")
     client = Client()
     singles, rates = [], []
+    undo = _IngestUndo.mark([pk for pk, _ in leads])
     try:
         _settle_before_ingest(client, secret, rng, leads)
         for n in range(options.repeats):
@@ -902,7 +944,7 @@ def _run(options: Options, log: Log) -> Report:
             log(f"  batch ingest {n + 1}/{options.repeats}: {rates[-1]:,.0f} activities/s")
     finally:
         revoke_tokens([token])
-        _cleanup_ingested()
+        undo.undo()
     figures += [
         Figure(
             f"single activity ingest p50 ({options.requests:,} requests)",

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from feedback.models import Handoff
 from leads.models import Activity, Lead
 from scoring.bench import floor_worker_counts
 
@@ -74,6 +75,28 @@ def test_a_second_run_reuses_the_data_and_refuses_a_data_set_of_another_size(tmp
     assert "## What we changed" in output.read_text()
     with pytest.raises(CommandError, match="--leads 300 --activities 3000"):
         bench("--small", "--leads", "500", "--activities", "3000", "--output", str(tmp_path))
+
+
+def bench_state() -> tuple[list, list]:
+    """What the queue and the next run's rescore read: open handoffs and each lead's stage,
+    owner and cell."""
+    return (
+        sorted(Handoff.objects.open().values_list("lead_id", "assigned_to_id")),
+        sorted(Lead.objects.values_list("pk", "stage", "owner_id", "cell")),
+    )
+
+
+def test_a_run_puts_back_what_its_ingest_changed_so_repeated_runs_time_the_same_data(
+    tmp_path: Path,
+):
+    output = tmp_path / "BENCHMARKS.md"
+    bench(*SMALL, *FAST, "--output", str(output))
+    after_first = bench_state()
+
+    bench(*SMALL, *FAST, "--output", str(output))
+
+    assert bench_state() == after_first
+    assert not Activity.objects.exclude(source="bench").exists()
 
 
 def test_it_refuses_a_database_with_real_leads(tmp_path: Path):
