@@ -9,9 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from feedback.models import Handoff
+from feedback.models import Handoff, HandoffContribution, SdrProfile
 from leads.models import Activity, Lead
-from scoring.bench import floor_worker_counts
+from scoring.bench import _IngestUndo, floor_worker_counts
+from scoring.models import ScoreChange
 
 pytestmark = pytest.mark.django_db
 
@@ -77,25 +78,42 @@ def test_a_second_run_reuses_the_data_and_refuses_a_data_set_of_another_size(tmp
         bench("--small", "--leads", "500", "--activities", "3000", "--output", str(tmp_path))
 
 
-def bench_state() -> tuple[list, list]:
-    """What the queue and the next run's rescore read: open handoffs and each lead's stage,
-    owner and cell."""
-    return (
-        sorted(Handoff.objects.open().values_list("lead_id", "assigned_to_id")),
-        sorted(Lead.objects.values_list("pk", "stage", "owner_id", "cell")),
-    )
+def bench_state() -> dict[str, list]:
+    """What the next run reads: open handoffs, each lead's stage, owner and score, the score
+    history, the handoffs' rule rows and the SDRs' turns in the round robin."""
+    return {
+        "open handoffs": sorted(Handoff.objects.open().values_list("lead_id", "assigned_to_id")),
+        "leads": sorted(Lead.objects.values_list("pk", "stage", "owner_id", "cell", "total_score")),
+        "score changes": sorted(ScoreChange.objects.values_list("pk", flat=True)),
+        "handoff rules": sorted(HandoffContribution.objects.values_list("pk", flat=True)),
+        "turns": sorted(SdrProfile.objects.values_list("pk", "last_assigned_at")),
+    }
 
 
 def test_a_run_puts_back_what_its_ingest_changed_so_repeated_runs_time_the_same_data(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    output = tmp_path / "BENCHMARKS.md"
-    bench(*SMALL, *FAST, "--output", str(output))
-    after_first = bench_state()
+    states = {}
+    mark, undo = _IngestUndo.mark.__func__, _IngestUndo.undo
 
-    bench(*SMALL, *FAST, "--output", str(output))
+    def marked(cls, lead_ids):
+        states["before"] = bench_state()
+        return mark(cls, lead_ids)
 
-    assert bench_state() == after_first
+    def undone(self):
+        states["ingested"] = bench_state()
+        undo(self)
+
+    monkeypatch.setattr(_IngestUndo, "mark", classmethod(marked))
+    monkeypatch.setattr(_IngestUndo, "undo", undone)
+
+    bench(*SMALL, *FAST, "--output", str(tmp_path / "BENCHMARKS.md"))
+
+    # The ingest opened handoffs and wrote history, and all of it is gone after the run.
+    ingested, before = states["ingested"], states["before"]
+    assert len(ingested["open handoffs"]) > len(before["open handoffs"])
+    assert len(ingested["score changes"]) > len(before["score changes"])
+    assert bench_state() == before
     assert not Activity.objects.exclude(source="bench").exists()
 
 
