@@ -396,13 +396,19 @@ def rescore_all(*, reason: str) -> int:
 
 
 def lead_id_chunks(chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    """The leads' ids cut into equal ranges of at most `chunk_size` ids, as many as a multiple
+    of RESCORE_SYNC_CONNECTIONS (the chunks scored at once). Cut by size alone, 100,000 leads
+    were one chunk, and 300,000 one of 250,000 and one of 50,000: one core did nearly all the
+    work while the other waited."""
     bounds = Lead.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
         return []
-    return [
-        (start, min(start + chunk_size, bounds["high"] + 1))
-        for start in range(bounds["low"], bounds["high"] + 1, chunk_size)
-    ]
+    low, high = bounds["low"], bounds["high"]
+    span, side_by_side = high - low + 1, max(1, settings.RESCORE_SYNC_CONNECTIONS)
+    count = -(-span // chunk_size)  # ceiling division
+    count = -(-count // side_by_side) * side_by_side
+    size = -(-span // count)
+    return [(start, min(start + size, high + 1)) for start in range(low, high + 1, size)]
 
 
 def start_rescore(

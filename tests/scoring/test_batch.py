@@ -15,7 +15,13 @@ from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.rulesets import parse_ruleset
 from scoring.selectors import explain_lead
-from scoring.services import apply_scores, create_ruleset_from_spec, decay_scores, start_rescore
+from scoring.services import (
+    apply_scores,
+    create_ruleset_from_spec,
+    decay_scores,
+    lead_id_chunks,
+    start_rescore,
+)
 from scoring.sql import LeadSelection
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
@@ -391,6 +397,31 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
     few = _peak_python_memory_of_a_full_rescore(2)
     many = _peak_python_memory_of_a_full_rescore(200)  # 100 times the activities
     assert many < few * 1.5 + 100_000
+
+
+@pytest.mark.parametrize(
+    ("leads", "chunk_size", "connections", "sizes"),
+    [
+        (5, 100, 2, [3, 2]),  # fewer leads than a chunk: still one chunk per connection
+        (30, 10, 2, [8, 8, 8, 6]),  # three chunks' worth: four equal ones, two rounds of two
+        (20, 10, 2, [10, 10]),
+        (7, 10, 1, [7]),
+    ],
+)
+def test_a_rescore_cuts_the_leads_into_equal_chunks_for_every_connection(
+    leads, chunk_size, connections, sizes, settings
+):
+    settings.RESCORE_SYNC_CONNECTIONS = connections
+    ids = [
+        lead.pk
+        for lead in Lead.objects.bulk_create(
+            Lead(email=f"chunk{n}@northwind.com") for n in range(leads)
+        )
+    ]
+
+    chunks = lead_id_chunks(chunk_size)
+
+    assert [sum(start <= pk < stop for pk in ids) for start, stop in chunks] == sizes
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's settings")
