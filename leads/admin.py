@@ -57,19 +57,7 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["account"]
     raw_id_fields = ["owner"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "fit_score",
-        "interest_score",
-        "total_score",
-        "fit_tier",
-        "interest_tier",
-        "cell",
-        "disqualified",
-        "scored_at",
-        "ruleset_version",
-        "email_domain",
-        "email_is_free",
-    ]
+    readonly_fields = [*Lead.SCORE_FIELDS, "email_domain", "email_is_free"]
     fieldsets = [
         (None, {"fields": ["email", ("first_name", "last_name"), "title", "account", "owner"]}),
         ("Source", {"fields": ["source", "external_id", "created_at", "attributes"]}),

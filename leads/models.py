@@ -164,6 +164,17 @@ class Lead(models.Model):
     disqualified = models.BooleanField(default=False, editable=False)
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
     ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    SCORE_FIELDS = (  # what scoring writes (the stage is the handoffs')
+        "fit_score",
+        "interest_score",
+        "total_score",
+        "fit_tier",
+        "interest_tier",
+        "cell",
+        "disqualified",
+        "scored_at",
+        "ruleset_version",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -766,19 +766,7 @@ class _IngestUndo:
     leads: list[Lead]
     turns: list[SdrProfile]
 
-    STATE = (
-        "owner",
-        "stage",
-        "fit_score",
-        "interest_score",
-        "total_score",
-        "fit_tier",
-        "interest_tier",
-        "cell",
-        "disqualified",
-        "scored_at",
-        "ruleset_version",
-    )
+    STATE = ("owner", "stage", *Lead.SCORE_FIELDS)
 
     @classmethod
     def mark(cls, lead_ids: list[int]) -> _IngestUndo:
