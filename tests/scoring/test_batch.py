@@ -400,7 +400,7 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
 
 
 @pytest.mark.parametrize(
-    ("leads", "chunk_size", "connections", "sizes"),
+    ("lead_count", "chunk_size", "connections", "sizes"),
     [
         (5, 100, 2, [3, 2]),  # fewer leads than a chunk: still one chunk per connection
         (30, 10, 2, [8, 8, 8, 6]),  # three chunks' worth: four equal ones, two rounds of two
@@ -409,13 +409,13 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
     ],
 )
 def test_a_rescore_cuts_the_leads_into_equal_chunks_for_every_connection(
-    leads, chunk_size, connections, sizes, settings
+    lead_count, chunk_size, connections, sizes, settings
 ):
     settings.RESCORE_SYNC_CONNECTIONS = connections
     ids = [
         lead.pk
         for lead in Lead.objects.bulk_create(
-            Lead(email=f"chunk{n}@northwind.com") for n in range(leads)
+            Lead(email=f"chunk{n}@northwind.com") for n in range(lead_count)
         )
     ]
 
