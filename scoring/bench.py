@@ -760,7 +760,6 @@ class _IngestUndo:
     start, and fresh data (a new database) gives figures comparable with a first run's.
     """
 
-    lead_ids: list[int]
     handoff_mark: int
     change_mark: int
     leads: list[Lead]
@@ -771,7 +770,6 @@ class _IngestUndo:
     @classmethod
     def mark(cls, lead_ids: list[int]) -> _IngestUndo:
         return cls(
-            lead_ids=lead_ids,
             handoff_mark=Handoff.objects.aggregate(mark=Max("pk"))["mark"] or 0,
             change_mark=ScoreChange.objects.aggregate(mark=Max("pk"))["mark"] or 0,
             leads=list(Lead.objects.filter(pk__in=lead_ids).only(*cls.STATE)),
@@ -779,10 +777,11 @@ class _IngestUndo:
         )
 
     def undo(self) -> None:
+        lead_ids = [lead.pk for lead in self.leads]
         with transaction.atomic():
             _cleanup_ingested()
-            Handoff.objects.filter(pk__gt=self.handoff_mark, lead_id__in=self.lead_ids).delete()
-            ScoreChange.objects.filter(pk__gt=self.change_mark, lead_id__in=self.lead_ids).delete()
+            Handoff.objects.filter(pk__gt=self.handoff_mark, lead_id__in=lead_ids).delete()
+            ScoreChange.objects.filter(pk__gt=self.change_mark, lead_id__in=lead_ids).delete()
             Lead.objects.bulk_update(self.leads, self.STATE, batch_size=BATCH_SIZE)
             SdrProfile.objects.bulk_update(self.turns, ["last_assigned_at"])
 
