@@ -123,6 +123,21 @@ def test_it_refuses_a_database_with_real_leads(tmp_path: Path):
         bench(*SMALL, "--output", str(tmp_path / "B.md"))
 
 
+def test_without_collected_static_files_it_stops_before_generating_anything(
+    tmp_path: Path, settings
+):
+    settings.STATIC_ROOT = tmp_path / "static"  # collectstatic never ran: no manifest
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    output = tmp_path / "B.md"
+    with pytest.raises(CommandError, match="collectstatic --no-input"):
+        bench(*SMALL, *FAST, "--output", str(output))
+    assert not Lead.objects.exists()
+    assert not output.exists()
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the refusal is SQLite's")
 def test_it_refuses_sqlite_without_small(tmp_path: Path):
     with pytest.raises(CommandError, match="--small"):
