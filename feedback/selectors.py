@@ -18,6 +18,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from leads.models import Account, Activity, Lead
+from leads.selectors import count_activities_since
 from scoring.models import RuleSet
 from scoring.rulesets import ACTION_LABELS, MQL_ACTIONS
 from scoring.selectors import explain_lead
@@ -49,7 +50,7 @@ def home_summary() -> dict:
         disqualified=Count("id", filter=Q(disqualified=True)),
     )
     week_ago = timezone.now() - timedelta(days=7)
-    counts["activities_7d"] = Activity.objects.filter(occurred_at__gte=week_ago).count()
+    counts["activities_7d"] = count_activities_since(week_ago)
     counts["ruleset"] = ruleset
     return counts
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from feedback import selectors
 from feedback.models import MQL_RANK, Handoff, MqlClass
 from feedback.roles import SDR
-from leads.models import Account, Lead
+from leads.models import Account, Activity, Lead
 from scoring.services import load_default_ruleset
 from tests.conftest import make_user
 
@@ -112,6 +112,20 @@ def test_it_keeps_the_summary_for_marketing(client, marketer, ruleset):
     assert next(t.name for t in response.templates) == "feedback/home.html"
     assert b"In an MQL cell" in response.content
     assert b'id="nav-queue-count"' not in response.content
+
+
+def test_the_summary_counts_leads_and_the_last_weeks_activities(client, marketer, ruleset):
+    mql = make_lead("Dana Whitfield")
+    make_lead("Sam Okafor")
+    Lead.objects.filter(pk=mql.pk).update(cell="A1", disqualified=False)
+    now = timezone.now()
+    for kind, age in [("page_view", 1), ("email_open", 2), ("demo_request", 8)]:
+        Activity.objects.create(lead=mql, kind=kind, occurred_at=now - timedelta(days=age))
+    client.force_login(marketer)
+
+    summary = client.get("/").context["summary"]
+
+    assert (summary["leads"], summary["in_mql_cells"], summary["activities_7d"]) == (2, 1, 2)
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client):
