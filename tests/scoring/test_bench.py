@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from api.models import ApiToken
 from feedback.models import Handoff, HandoffContribution, SdrProfile
 from leads.models import Activity, Lead
 from scoring.bench import _IngestUndo, floor_worker_counts
@@ -115,6 +116,7 @@ def test_a_run_puts_back_what_its_ingest_changed_so_repeated_runs_time_the_same_
     assert len(ingested["score changes"]) > len(before["score changes"])
     assert bench_state() == before
     assert not Activity.objects.exclude(source="bench").exists()
+    assert not ApiToken.objects.exists()  # the run's token went with it
 
 
 def test_it_refuses_a_database_with_real_leads(tmp_path: Path):
