@@ -2,12 +2,61 @@ from django.contrib import admin
 from import_export.admin import ExportMixin
 
 from scoring.models import ScoreChange
+from scoring.rulesets import MATRIX_CELLS
 from scoring.services import rescore_leads
 
 from .admin_imports import CsvImportAdminMixin
 from .imports import ActivityImport, LeadImport
 from .models import Account, Activity, Lead
 from .resources import LeadScoreResource
+from .selectors import activity_kinds
+
+# The lead and activity lists stay quick at a million leads and ten million activities: no
+# filter lists its choices with a SELECT DISTINCT over the table (0.4–1.4 s each), the dates are
+# filtered by range instead of date_hierarchy (its DISTINCT over every date took 4–5 s), and no
+# second count of the whole table runs beside the paginator's.
+
+
+class _KnownValuesFilter(admin.SimpleListFilter):
+    """A filter whose choices are known without reading the table. An unknown value in the URL
+    filters nothing."""
+
+    values: tuple = ()
+
+    def lookups(self, request, model_admin):
+        return [(str(value), str(value)) for value in self.values]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {str(value) for value in self.values}:
+            return queryset
+        return queryset.filter(**{self.parameter_name: self.value()})
+
+
+class CellFilter(_KnownValuesFilter):
+    title = "cell"
+    parameter_name = "cell"
+    values = MATRIX_CELLS
+
+
+class FitTierFilter(_KnownValuesFilter):
+    title = "fit tier"
+    parameter_name = "fit_tier"
+    values = ("A", "B", "C")
+
+
+class InterestTierFilter(_KnownValuesFilter):
+    title = "interest tier"
+    parameter_name = "interest_tier"
+    values = (1, 2, 3)
+
+
+class ActivityKindFilter(_KnownValuesFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        self.values = tuple(activity_kinds())
+        return super().lookups(request, model_admin)
 
 
 class LeadInline(admin.TabularInline):
@@ -51,12 +100,20 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
         "owner",
         "created_at",
     ]
-    list_filter = ["cell", "stage", "disqualified", "fit_tier", "interest_tier", "source"]
+    list_filter = [
+        CellFilter,
+        "stage",
+        "disqualified",
+        FitTierFilter,
+        InterestTierFilter,
+        "source",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["email", "first_name", "last_name", "account__name", "external_id"]
     list_select_related = ["account", "owner"]
     autocomplete_fields = ["account"]
     raw_id_fields = ["owner"]
-    date_hierarchy = "created_at"
+    show_full_result_count = False
     readonly_fields = [*Lead.SCORE_FIELDS, "email_domain", "email_is_free"]
     fieldsets = [
         (None, {"fields": ["email", ("first_name", "last_name"), "title", "account", "owner"]}),
@@ -79,6 +136,14 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
         ),
     ]
 
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if "@" in term[1:] and " " not in term:
+            # An address: leads whose e-mail begins so, on the e-mail's index (e-mails are
+            # stored lower-case). Searched like any text, a million leads took 2–4 s.
+            return queryset.filter(email__startswith=term.lower()), False
+        return super().get_search_results(request, queryset, search_term)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         rescore_leads([obj.pk], reason=ScoreChange.Reason.EDIT)
@@ -96,13 +161,26 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
 class ActivityAdmin(CsvImportAdminMixin, admin.ModelAdmin):
     importer = ActivityImport
     list_display = ["occurred_at", "kind", "lead", "url", "source"]
-    list_filter = ["kind", "source"]
-    search_fields = ["lead__email", "url", "external_id"]
+    list_filter = [ActivityKindFilter, ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["lead__email", "external_id"]
+    search_help_text = "The lead's e-mail or the event's id, exactly."
     raw_id_fields = ["lead"]
     list_select_related = ["lead"]
-    date_hierarchy = "occurred_at"
-    # Counting ten million rows for the paginator is slower than the page itself.
     show_full_result_count = False
+    # Newest recorded first, down the primary key. In occurred_at order (the model's), every
+    # page sorted all ten million activities (11 s), and so would a click on any column.
+    ordering = ["-pk"]
+    sortable_by = []
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact matches, each on an index. A search for text anywhere in ten million
+        # activities' e-mails and URLs took 27 s.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(lead__email=term.lower()), False
+        return queryset.filter(external_id=term), False
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

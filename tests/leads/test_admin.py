@@ -1,3 +1,5 @@
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -111,3 +113,97 @@ def test_a_future_activity_is_refused_in_the_admin(admin_client, scored_lead):
     assert response.status_code == 200
     assert "More than 24 hours in the future" in response.content.decode()
     assert not Activity.objects.exists()
+
+
+# The lists at scale: filters with known choices, ranges for dates, searches on indexes -------
+
+
+def listed(response) -> list[str]:
+    return [lead.email for lead in response.context["cl"].result_list]
+
+
+def test_the_lead_list_filters_by_cell_and_tiers_and_ignores_unknown_values(admin_client):
+    Lead.objects.create(email="ann@acme.com", cell="A1", fit_tier="A", interest_tier=1)
+    Lead.objects.create(email="bob@acme.com", cell="C3", fit_tier="C", interest_tier=3)
+    url = reverse("admin:leads_lead_changelist")
+
+    assert listed(admin_client.get(url, {"cell": "A1"})) == ["ann@acme.com"]
+    assert listed(admin_client.get(url, {"fit_tier": "C"})) == ["bob@acme.com"]
+    assert listed(admin_client.get(url, {"interest_tier": "1"})) == ["ann@acme.com"]
+    assert len(listed(admin_client.get(url, {"interest_tier": "x"}))) == 2
+    page = admin_client.get(url).content.decode()
+    for choice in ("?cell=B2", "?fit_tier=B", "?interest_tier=2"):
+        assert choice in page  # every choice offered, including those no lead is in
+
+
+def test_the_lead_list_filters_by_when_a_lead_was_created(admin_client):
+    Lead.objects.create(email="new@acme.com")
+    Lead.objects.create(email="old@acme.com", created_at=timezone.now() - timedelta(days=30))
+    url = reverse("admin:leads_lead_changelist")
+    page = admin_client.get(url).content.decode()
+
+    past_week = re.search(r'<a href="(\?created_at__gte=[^"]+)">Past 7 days</a>', page)
+
+    assert past_week, "the list offers the last seven days"
+    response = admin_client.get(url + html.unescape(past_week.group(1)))
+    assert listed(response) == ["new@acme.com"]
+
+
+def test_searching_leads_by_an_address_finds_it_by_its_beginning_in_any_case(admin_client):
+    Lead.objects.create(email="dana.whitfield@northwind.com", first_name="Dana")
+    Lead.objects.create(email="sam@northwind.com", first_name="Sam", last_name="Dana-Okafor")
+    url = reverse("admin:leads_lead_changelist")
+
+    assert listed(admin_client.get(url, {"q": "Dana.Whitfield@North"})) == [
+        "dana.whitfield@northwind.com"
+    ]
+    assert sorted(listed(admin_client.get(url, {"q": "dana"}))) == [
+        "dana.whitfield@northwind.com",
+        "sam@northwind.com",
+    ]
+
+
+def activity_rows(response) -> list[tuple[str, str]]:
+    return [(a.kind, a.lead.email) for a in response.context["cl"].result_list]
+
+
+def test_the_activity_list_shows_the_newest_recorded_first_and_filters_by_the_kinds_on_record(
+    admin_client,
+):
+    dana = Lead.objects.create(email="dana@northwind.com")
+    now = timezone.now()
+    for kind, age in [("page_view", 1), ("webinar_attended", 9), ("email_open", 3)]:
+        Activity.objects.create(lead=dana, kind=kind, occurred_at=now - timedelta(days=age))
+    url = reverse("admin:leads_activity_changelist")
+
+    response = admin_client.get(url)
+
+    assert [kind for kind, _ in activity_rows(response)] == [
+        "email_open",
+        "webinar_attended",
+        "page_view",
+    ]
+    page = response.content.decode()
+    assert "?kind=webinar_attended" in page
+    assert "?kind=demo_request" not in page  # only kinds on record
+    assert activity_rows(admin_client.get(url, {"kind": "page_view"})) == [
+        ("page_view", "dana@northwind.com")
+    ]
+
+
+def test_searching_activities_finds_a_leads_by_its_address_or_one_by_its_event_id(admin_client):
+    dana = Lead.objects.create(email="dana@northwind.com")
+    sam = Lead.objects.create(email="sam@northwind.com")
+    Activity.objects.create(lead=dana, kind="page_view", occurred_at=timezone.now())
+    Activity.objects.create(
+        lead=sam, kind="email_open", occurred_at=timezone.now(), source="hubspot", external_id="e-9"
+    )
+    url = reverse("admin:leads_activity_changelist")
+
+    assert activity_rows(admin_client.get(url, {"q": " Dana@Northwind.com "})) == [
+        ("page_view", "dana@northwind.com")
+    ]
+    assert activity_rows(admin_client.get(url, {"q": "e-9"})) == [
+        ("email_open", "sam@northwind.com")
+    ]
+    assert activity_rows(admin_client.get(url, {"q": "northwind"})) == []  # exact only
