@@ -17,7 +17,7 @@ from .selectors import activity_kinds
 # second count of the whole table runs beside the paginator's.
 
 
-class _KnownValuesFilter(admin.SimpleListFilter):
+class KnownValuesFilter(admin.SimpleListFilter):
     """A filter whose choices are known without reading the table. An unknown value in the URL
     filters nothing."""
 
@@ -32,25 +32,25 @@ class _KnownValuesFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.parameter_name: self.value()})
 
 
-class CellFilter(_KnownValuesFilter):
+class CellFilter(KnownValuesFilter):
     title = "cell"
     parameter_name = "cell"
     values = MATRIX_CELLS
 
 
-class FitTierFilter(_KnownValuesFilter):
+class FitTierFilter(KnownValuesFilter):
     title = "fit tier"
     parameter_name = "fit_tier"
     values = ("A", "B", "C")
 
 
-class InterestTierFilter(_KnownValuesFilter):
+class InterestTierFilter(KnownValuesFilter):
     title = "interest tier"
     parameter_name = "interest_tier"
     values = (1, 2, 3)
 
 
-class ActivityKindFilter(_KnownValuesFilter):
+class ActivityKindFilter(KnownValuesFilter):
     title = "kind"
     parameter_name = "kind"
 

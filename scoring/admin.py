@@ -8,10 +8,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from leads.admin import KnownValuesFilter
+
 from . import services
 from .forms import SLA_LABELS, BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
 from .models import BehaviorRule, FitRule, RescoreRun, RuleSet, ScoreChange
-from .rulesets import ACTION_LABELS, SLA_KEYS, RuleSetInvalid, ruleset_warnings
+from .rulesets import ACTION_LABELS, MATRIX_CELLS, SLA_KEYS, RuleSetInvalid, ruleset_warnings
 
 
 class DraftOnlyInline(admin.TabularInline):
@@ -356,6 +358,12 @@ class RescoreRunAdmin(admin.ModelAdmin):
         return False
 
 
+class ToCellFilter(KnownValuesFilter):
+    title = "to cell"
+    parameter_name = "to_cell"
+    values = MATRIX_CELLS
+
+
 @admin.register(ScoreChange)
 class ScoreChangeAdmin(admin.ModelAdmin):
     list_display = [
@@ -368,11 +376,21 @@ class ScoreChangeAdmin(admin.ModelAdmin):
         "reason",
         "total_score",
     ]
-    list_filter = ["reason", "to_cell"]
+    list_filter = ["reason", ToCellFilter]
     search_fields = ["lead__email"]
+    search_help_text = "The lead's e-mail, exactly."
     raw_id_fields = ["lead"]
     list_select_related = ["lead"]
     show_full_result_count = False
+    # Newest recorded first, down the primary key: sorted by changed_at, every page sorted the
+    # whole history (half a million changes: 0.6 s).
+    ordering = ["-pk"]
+    sortable_by = []
+
+    def get_search_results(self, request, queryset, search_term):
+        # On the e-mail's index; "contains" joined every change to every lead.
+        term = search_term.strip()
+        return (queryset.filter(lead__email=term.lower()) if term else queryset), False
 
     def has_add_permission(self, request):
         return False

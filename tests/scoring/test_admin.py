@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from leads.models import Lead
-from scoring.models import FitRule, RuleSet
+from scoring.models import FitRule, RuleSet, ScoreChange
 from scoring.services import load_default_ruleset, load_ruleset
 
 SAMPLE = json.loads((Path(__file__).parent / "sample_ruleset.json").read_text())
@@ -242,3 +242,34 @@ def test_the_history_names_who_changed_which_rule_and_who_published(marketing_cl
     assert f"<td>Changed Points for fit rule “{rules[0].name}”.</td>" in page
     assert "Published" in page
     assert LogEntry.objects.filter(object_id=str(draft.pk), user=marketer).count() == 2
+
+
+def test_the_score_history_shows_the_newest_first_and_filters_by_cell_and_address(admin_client):
+    dana = Lead.objects.create(email="dana@northwind.com")
+    sam = Lead.objects.create(email="sam@northwind.com")
+    ScoreChange.objects.all().delete()  # whatever creating them recorded
+    for lead, to_cell in [(dana, "B2"), (sam, "A1"), (dana, "A1")]:
+        ScoreChange.objects.create(
+            lead=lead,
+            reason=ScoreChange.Reason.RESCORE,
+            from_cell="C3",
+            to_cell=to_cell,
+            fit_score=0,
+            interest_score=0,
+            total_score=0,
+        )
+    url = reverse("admin:scoring_scorechange_changelist")
+
+    def rows(**query):
+        changes = admin_client.get(url, query).context["cl"].result_list
+        return [(c.lead.email, c.to_cell) for c in changes]
+
+    assert rows() == [
+        ("dana@northwind.com", "A1"),
+        ("sam@northwind.com", "A1"),
+        ("dana@northwind.com", "B2"),
+    ]
+    assert rows(to_cell="B2") == [("dana@northwind.com", "B2")]
+    assert rows(q="Sam@Northwind.com") == [("sam@northwind.com", "A1")]
+    assert rows(q="northwind") == []  # an address, exactly
+    assert "?to_cell=C2" in admin_client.get(url).content.decode()  # every cell offered
