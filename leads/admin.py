@@ -171,6 +171,7 @@ class ActivityAdmin(CsvImportAdminMixin, admin.ModelAdmin):
     # page sorted all ten million activities (11 s), and so would a click on any column.
     ordering = ["-pk"]
     sortable_by = []
+    show_facets = admin.ShowFacets.NEVER  # a count per kind and date range: tens of seconds
 
     def get_search_results(self, request, queryset, search_term):
         # Exact matches, each on an index. A search for text anywhere in ten million

@@ -386,6 +386,7 @@ class ScoreChangeAdmin(admin.ModelAdmin):
     # whole history (half a million changes: 0.6 s).
     ordering = ["-pk"]
     sortable_by = []
+    show_facets = admin.ShowFacets.NEVER  # a count per reason and cell over all the history
 
     def get_search_results(self, request, queryset, search_term):
         # On the e-mail's index; "contains" joined every change to every lead.
