@@ -374,7 +374,7 @@ class ScoreChangeAdmin(admin.ModelAdmin):
         "from_stage",
         "to_stage",
         "reason",
-        "total_score",
+        "rounded_total",
     ]
     list_filter = ["reason", ToCellFilter]
     search_fields = ["lead__email"]
@@ -387,6 +387,10 @@ class ScoreChangeAdmin(admin.ModelAdmin):
     ordering = ["-pk"]
     sortable_by = []
     show_facets = admin.ShowFacets.NEVER  # a count per reason and cell over all the history
+
+    @admin.display(description="Score")
+    def rounded_total(self, obj: ScoreChange) -> int:
+        return round(obj.total_score)  # scores are shown in whole points (design §3)
 
     def get_search_results(self, request, queryset, search_term):
         # On the e-mail's index; "contains" joined every change to every lead.

@@ -256,7 +256,7 @@ def test_the_score_history_shows_the_newest_first_and_filters_by_cell_and_addres
             to_cell=to_cell,
             fit_score=0,
             interest_score=0,
-            total_score=0,
+            total_score=41.6,
         )
     url = reverse("admin:scoring_scorechange_changelist")
 
@@ -272,4 +272,7 @@ def test_the_score_history_shows_the_newest_first_and_filters_by_cell_and_addres
     assert rows(to_cell="B2") == [("dana@northwind.com", "B2")]
     assert rows(q="Sam@Northwind.com") == [("sam@northwind.com", "A1")]
     assert rows(q="northwind") == []  # an address, exactly
-    assert "?to_cell=C2" in admin_client.get(url).content.decode()  # every cell offered
+    page = admin_client.get(url).content.decode()
+    assert "?to_cell=C2" in page  # every cell offered
+    assert '<td class="field-rounded_total">42</td>' in page  # whole points
+    assert "41.6" not in page
