@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from leads.admin import total_points
 from leads.admin_imports import CsvImportAdminMixin
 
 from . import services
@@ -49,7 +50,7 @@ class HandoffAdmin(admin.ModelAdmin):
         "lead",
         "cell",
         "mql_class",
-        "total_score",
+        total_points,
         "assigned_to",
         "disposition",
         "dispositioned_by",
@@ -76,7 +77,7 @@ class HandoffAdmin(admin.ModelAdmin):
 class ScoreFlagAdmin(admin.ModelAdmin):
     """SDRs' "this score is wrong", for marketing to read next to the rules."""
 
-    list_display = ["created_at", "lead", "direction", "total_score", "reason", "flagged_by"]
+    list_display = ["created_at", "lead", "direction", total_points, "reason", "flagged_by"]
     list_display_links = ["created_at", "lead"]
     list_filter = ["direction", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["lead__email", "reason"]

@@ -17,6 +17,13 @@ from .selectors import activity_kinds
 # second count of the whole table runs beside the paginator's.
 
 
+@admin.display(description="Score", ordering="total_score")
+def total_points(obj) -> int:
+    """A lead's, handoff's or change's total score as people read it: in whole points (design
+    §3), not as 90.601282395…"""
+    return round(obj.total_score)
+
+
 class KnownValuesFilter(admin.SimpleListFilter):
     """A filter whose choices are known without reading the table. An unknown value in the URL
     filters nothing."""
@@ -94,7 +101,7 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
         "title",
         "account",
         "cell",
-        "rounded_total",
+        total_points,
         "stage",
         "disqualified",
         "owner",
@@ -151,10 +158,6 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj: Lead) -> str:
         return obj.full_name
-
-    @admin.display(description="Score", ordering="total_score")
-    def rounded_total(self, obj: Lead) -> int:
-        return round(obj.total_score)
 
 
 @admin.register(Activity)

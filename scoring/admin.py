@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from leads.admin import KnownValuesFilter
+from leads.admin import KnownValuesFilter, total_points
 
 from . import services
 from .forms import SLA_LABELS, BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
@@ -374,7 +374,7 @@ class ScoreChangeAdmin(admin.ModelAdmin):
         "from_stage",
         "to_stage",
         "reason",
-        "rounded_total",
+        total_points,
     ]
     list_filter = ["reason", ToCellFilter]
     search_fields = ["lead__email"]
@@ -387,10 +387,6 @@ class ScoreChangeAdmin(admin.ModelAdmin):
     ordering = ["-pk"]
     sortable_by = []
     show_facets = admin.ShowFacets.NEVER  # a count per reason and cell over all the history
-
-    @admin.display(description="Score")
-    def rounded_total(self, obj: ScoreChange) -> int:
-        return round(obj.total_score)  # scores are shown in whole points (design §3)
 
     def get_search_results(self, request, queryset, search_term):
         # On the e-mail's index; "contains" joined every change to every lead.

@@ -274,5 +274,5 @@ def test_the_score_history_shows_the_newest_first_and_filters_by_cell_and_addres
     assert rows(q="northwind") == []  # an address, exactly
     page = admin_client.get(url).content.decode()
     assert "?to_cell=C2" in page  # every cell offered
-    assert '<td class="field-rounded_total">42</td>' in page  # whole points
+    assert '<td class="field-total_points">42</td>' in page  # whole points
     assert "41.6" not in page
