@@ -62,6 +62,7 @@ class ActivityKindFilter(KnownValuesFilter):
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
+        # Read once per request: Django asks for the lookups before it filters.
         self.values = tuple(activity_kinds())
         return super().lookups(request, model_admin)
 
