@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from leads.admin import total_points
 from leads.admin_imports import CsvImportAdminMixin
+from leads.admin_lists import total_points
 
 from . import services
 from .imports import OutcomeImport

@@ -151,8 +151,8 @@ class Handoff(models.Model):
         ]
         indexes = [
             # The queue's whole order: an SDR's page is the first 25 entries of this index,
-            # however many MQLs are open. (total_score is the score when handed off; it never
-            # changes, so the index costs no update.) It holds sla_breached_at too, so the
+            # however many MQLs are open. (total_score is the score when handed off and never
+            # changes; sla_breached_at is written once, if ever.) It holds sla_breached_at, so the
             # overdue count (the nav badge, polled every 30 s) reads only the SDR's entries:
             # without it PostgreSQL scanned every handoff ever made whenever none was overdue.
             models.Index(

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from leads.admin import KnownValuesFilter, total_points
+from leads.admin_lists import KnownValuesFilter, by_lead_address, total_points
 
 from . import services
 from .forms import SLA_LABELS, BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
@@ -390,8 +390,7 @@ class ScoreChangeAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # On the e-mail's index; "contains" joined every change to every lead.
-        term = search_term.strip()
-        return (queryset.filter(lead__email=term.lower()) if term else queryset), False
+        return (by_lead_address(queryset, search_term) if search_term.strip() else queryset), False
 
     def has_add_permission(self, request):
         return False

@@ -960,8 +960,8 @@ def _run(options: Options, log: Log) -> Report:
             rates.append(options.batches * BATCH_SIZE / spent)
             log(f"  batch ingest {n + 1}/{options.repeats}: {rates[-1]:,.0f} activities/s")
     finally:
-        token.delete()  # the run's own: left revoked, each run added a row to the admin's list
         undo.undo()
+        token.delete()  # the run's own: left revoked, each run added a row to the admin's list
     figures += [
         Figure(
             f"single activity ingest p50 ({options.requests:,} requests)",
