@@ -7,6 +7,7 @@ for each filter's choices (0.4–1.4 s each at a million leads or ten million ac
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 
 from .models import Lead
@@ -45,3 +46,21 @@ def by_lead_address(queryset: QuerySet, term: str, *, or_: Q | None = None) -> Q
     lead_ids = list(Lead.objects.filter(email=address).values_list("pk", flat=True))
     match = Q(lead_id__in=lead_ids)
     return queryset.filter(match | or_ if or_ is not None else match)
+
+
+class _AdminOrderOnly(ChangeList):
+    def get_ordering(self, request, queryset):
+        # A sort asked for in the URL (?o=, which the headers no longer offer) is ignored.
+        return list(self.model_admin.get_ordering(request))
+
+
+class NewestRecordedFirst:
+    """For a ModelAdmin whose list is too long to sort: newest recorded first, down the primary
+    key, and no other order. Sorted by a date or any column, every page read the whole table
+    (ten million activities: 11 s)."""
+
+    ordering = ["-pk"]
+    sortable_by: list[str] = []
+
+    def get_changelist(self, request, **kwargs):
+        return _AdminOrderOnly

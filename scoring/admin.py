@@ -8,7 +8,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from leads.admin_lists import KnownValuesFilter, by_lead_address, total_points
+from leads.admin_lists import (
+    KnownValuesFilter,
+    NewestRecordedFirst,
+    by_lead_address,
+    total_points,
+)
 
 from . import services
 from .forms import SLA_LABELS, BehaviorRuleForm, FitRuleForm, RuleSetForm, RuleSetImportForm
@@ -365,7 +370,7 @@ class ToCellFilter(KnownValuesFilter):
 
 
 @admin.register(ScoreChange)
-class ScoreChangeAdmin(admin.ModelAdmin):
+class ScoreChangeAdmin(NewestRecordedFirst, admin.ModelAdmin):
     list_display = [
         "changed_at",
         "lead",
@@ -382,10 +387,6 @@ class ScoreChangeAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead"]
     list_select_related = ["lead"]
     show_full_result_count = False
-    # Newest recorded first, down the primary key: sorted by changed_at, every page sorted the
-    # whole history (half a million changes: 0.6 s).
-    ordering = ["-pk"]
-    sortable_by = []
     show_facets = admin.ShowFacets.NEVER  # a count per reason and cell over all the history
 
     def get_search_results(self, request, queryset, search_term):
