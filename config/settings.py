@@ -158,6 +158,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Where tasks go and workers read: installations sharing one Redis (or a test's own worker)
+# each use their own.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged after it ran, so a killed worker's task is delivered again; every
 # task is idempotent (a score is a pure function of data, rule set and time).

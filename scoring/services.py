@@ -386,6 +386,21 @@ def refresh_planner_statistics() -> None:
             cursor.execute("ANALYZE leads_lead, leads_account, leads_activity")
 
 
+def vacuum_leads() -> bool:
+    """VACUUM the leads after a pass that rewrote most of them; False where it cannot run.
+
+    Counting leads (the matrix, the home page, the admin's lead list) can then read the small
+    cell index alone, without visiting the table: at a million leads 0.1 s instead of 0.4-1 s.
+    A pass rewrites each lead in place (HOT), whose pruning keeps the dead rows too few for
+    autovacuum ever to start, so without this the table's pages stayed marked as changed.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False  # SQLite has no visibility map; VACUUM cannot run inside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM leads_lead")
+    return True
+
+
 def rescore_all(*, reason: str) -> int:
     """Rescore every lead here and now (a large import); returns how many leads there are."""
     ruleset = RuleSet.objects.active()
@@ -572,9 +587,14 @@ def finish_chunk(run_id: int, start: int | None, changed: int) -> None:
                 leads_changed=F("leads_changed") + changed,
                 progressed_at=now,
             )
-        RescoreRun.objects.filter(
+        closed = RescoreRun.objects.filter(
             pk=run_id, done_chunks__gte=F("total_chunks"), status=RescoreRun.Status.RUNNING
         ).update(status=RescoreRun.Status.DONE, finished_at=now)
+        if closed:
+            from .tasks import vacuum_leads as vacuum_task  # tasks imports this module
+
+            # In a worker, not here: the run is done for whoever waits on it (a publish).
+            transaction.on_commit(lambda: broker.send(vacuum_task))
 
 
 def decay_scores(*, as_of: datetime | None = None) -> int:
@@ -596,4 +616,5 @@ def decay_scores(*, as_of: datetime | None = None) -> int:
         )
 
     score_chunks_here(decay, lead_id_chunks(), changed.append, context={"pass": "decay"})
+    vacuum_leads()
     return sum(changed)

@@ -16,3 +16,8 @@ def decay_scores() -> int:
 @shared_task(acks_late=True)
 def resume_stalled_rescores() -> int:
     return len(services.resume_stalled_rescores())
+
+
+@shared_task(acks_late=True)
+def vacuum_leads() -> bool:
+    return services.vacuum_leads()

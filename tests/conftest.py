@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import connection
 from django.test.utils import override_settings
 
 from config.celery import app as celery_app
@@ -58,6 +59,15 @@ def real_services():
         if REQUIRE_SERVICES:
             pytest.fail(f"integration test needs the real services: {missing}")
         pytest.skip(f"needs PostgreSQL and Redis: {missing}")
+
+
+def leads_table_is_all_visible() -> bool:
+    """Whether every page of leads_lead is marked all-visible, so a count of leads can read the
+    cell index alone. A table never vacuumed (or analyzed) reports no pages."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'leads_lead'")
+        pages, visible = cursor.fetchone()
+    return pages > 0 and visible == pages
 
 
 def make_user(username: str, role: str | None = None, **extra) -> User:

@@ -16,6 +16,7 @@ from leads.models import Lead
 from leads.services import record_activity, upsert_lead
 from scoring.models import RescoreRun
 from scoring.services import load_default_ruleset
+from tests.conftest import leads_table_is_all_visible
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("real_services")]
@@ -44,6 +45,7 @@ def celery_worker_process(transactional_db):
         f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
     queue = f"itest-{os.getpid()}"
+    env["CELERY_TASK_DEFAULT_QUEUE"] = queue  # the tasks the worker queues itself go there too
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -54,8 +56,6 @@ def celery_worker_process(transactional_db):
             "worker",
             "--pool=solo",
             "--concurrency=1",
-            "-Q",
-            queue,
             "--loglevel=WARNING",
             "--without-heartbeat",
             "--without-mingle",
@@ -115,3 +115,9 @@ def test_publishing_rescores_every_lead_through_a_real_worker(celery_worker_proc
     assert dana.scored_at is not None
     assert dana.fit_tier == "A" and dana.interest_score == pytest.approx(40, abs=0.1)
     assert student.fit_score < 0
+
+    # Then the worker vacuums the leads, so counting them reads the cell index alone.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not leads_table_is_all_visible():
+        time.sleep(0.25)
+    assert leads_table_is_all_visible(), "the worker did not vacuum the leads after the run"

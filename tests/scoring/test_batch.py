@@ -23,6 +23,7 @@ from scoring.services import (
     start_rescore,
 )
 from scoring.sql import LeadSelection
+from tests.conftest import leads_table_is_all_visible
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 SAMPLE = json.loads((Path(__file__).parent / "sample_ruleset.json").read_text())
@@ -152,6 +153,27 @@ def test_decay_lowers_interest_as_time_passes_and_moves_the_cell():
     assert dana.interest_score < 20  # two half-lives later, and the pricing tier fell away
     assert dana.cell == "A3"
     assert ScoreChange.objects.filter(reason="decay", from_cell="A1", to_cell="A3").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's visibility map")
+@pytest.mark.django_db(transaction=True)
+def test_a_decay_pass_leaves_the_leads_countable_from_the_cell_index():
+    ruleset = active(parse_ruleset(SAMPLE))
+    make_dana()
+    apply_scores(ruleset, LeadSelection(), as_of=T, reason="rescore")
+    assert not leads_table_is_all_visible()
+    decay_scores(as_of=T + timedelta(days=60))
+    assert leads_table_is_all_visible()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's visibility map")
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_rescore_run_leaves_the_leads_countable_from_the_cell_index():
+    ruleset = active(parse_ruleset(SAMPLE))
+    make_dana()
+    run = start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, as_of=T, sync=True)
+    assert run.status == run.Status.DONE
+    assert leads_table_is_all_visible()  # the vacuum task ran (Celery is eager here)
 
 
 def test_the_explanation_adds_up_to_the_stored_score():
