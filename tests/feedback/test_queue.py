@@ -4,13 +4,14 @@ from datetime import timedelta
 from itertools import count
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from feedback import selectors
 from feedback.models import MQL_RANK, Handoff, MqlClass
 from feedback.roles import SDR
 from leads.models import Account, Activity, Lead
-from scoring.services import load_default_ruleset
+from scoring.services import clone_ruleset, load_default_ruleset, publish_ruleset
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +127,20 @@ def test_the_summary_counts_leads_and_the_last_weeks_activities(client, marketer
     summary = client.get("/").context["summary"]
 
     assert (summary["leads"], summary["in_mql_cells"], summary["activities_7d"]) == (2, 1, 2)
+
+
+def test_the_summary_is_at_most_a_minute_old_and_follows_a_publish(client, marketer, ruleset):
+    make_lead("Dana Whitfield")
+    client.force_login(marketer)
+    assert client.get("/").context["summary"]["leads"] == 1
+    make_lead("Sam Okafor")
+
+    assert client.get("/").context["summary"]["leads"] == 1  # within the minute
+    cache.delete(f"home-summary:{ruleset.pk}:{ruleset.version}")  # the minute is over
+    assert client.get("/").context["summary"]["leads"] == 2
+    make_lead("Kim Lee")
+    publish_ruleset(clone_ruleset(ruleset), sync=True)  # new MQL cells: counted afresh
+    assert client.get("/").context["summary"]["leads"] == 3
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client):
