@@ -28,6 +28,7 @@ from .models import MQL_RANK, Handoff, MqlClass, ScoreFlag
 from .roles import MANAGER, MARKETING, SDR, role_of
 
 PAGE_SIZE = 25
+MAX_PAGE = 100_000  # a larger ?page= would overflow the database's OFFSET; none has rows there
 HOME_SUMMARY_SECONDS = 60  # how stale the home page's counts may be (see home_summary)
 COUNT_CAP = 100  # the nav badge and the tabs say "99+" beyond this: no COUNT(*) over 50,000
 TIMELINE_SIZE = 100
@@ -177,20 +178,27 @@ class QueuePage:
 
 def paged(rows: QuerySet, number: int, *, pick_first: bool = False) -> QueuePage:
     """One page of PAGE_SIZE rows. One more row is read to know whether a next page exists,
-    instead of counting them all. With `pick_first` the page's rows are picked by primary key
-    without `rows`' joins, then read with them: for a long list sorted on a column no index
-    holds, so that only the page's rows are joined."""
-    number = max(1, number)
+    instead of counting them all.
+
+    With `pick_first` the page's primary keys are picked without `rows`' joins, then its rows
+    read with them: for a long list sorted on a column no index holds, so that only the page's
+    rows are joined. `rows` must be ordered down to a unique column, or pages could overlap.
+    """
+    number = min(max(1, number), MAX_PAGE)
     offset = (number - 1) * PAGE_SIZE
     window = rows[offset : offset + PAGE_SIZE + 1]
     if pick_first:
-        window = rows.filter(pk__in=list(window.values_list("pk", flat=True)))
-    fetched = list(window)
+        picked = list(window.values_list("pk", flat=True))
+        has_next = len(picked) > PAGE_SIZE
+        fetched = list(rows.filter(pk__in=picked[:PAGE_SIZE]))
+    else:
+        fetched = list(window)
+        has_next = len(fetched) > PAGE_SIZE
     return QueuePage(
         rows=fetched[:PAGE_SIZE],
         number=number,
         has_previous=number > 1,
-        has_next=len(fetched) > PAGE_SIZE,
+        has_next=has_next,
         start=offset + 1,
     )
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
@@ -387,17 +387,23 @@ def refresh_planner_statistics() -> None:
 
 
 def vacuum_leads() -> bool:
-    """VACUUM the leads after a pass that rewrote most of them; False where it cannot run.
+    """VACUUM the leads after a pass that rewrote most of them; False where it did not run.
 
     Counting leads (the matrix, the home page, the admin's lead list) can then read the small
     cell index alone, without visiting the table: at a million leads 0.05-0.1 s, not 0.25-0.6 s.
     A pass rewrites each lead in place (HOT), whose pruning keeps the dead rows too few for
     autovacuum ever to start, so without this the table's pages stayed marked as changed.
+    Housekeeping only: a failure (a lock or statement timeout) is logged, not raised, and the
+    table is not truncated, which would lock out readers for a moment.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False  # SQLite has no visibility map; VACUUM cannot run inside a transaction
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM leads_lead")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (TRUNCATE false) leads_lead")
+    except DatabaseError:
+        logger.warning("vacuuming the leads failed", exc_info=True)
+        return False
     return True
 
 
@@ -556,8 +562,12 @@ def resume_stalled_rescores(*, now: datetime | None = None) -> list[RescoreRun]:
     return resumed
 
 
-def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity: bool) -> int:
-    """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores."""
+def rescore_chunk_now(
+    run_id: int, start: int, stop: int, *, only_with_activity: bool, vacuum_after: bool = False
+) -> int:
+    """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores.
+    With `vacuum_after` (a worker's chunk) the chunk that finishes the run then vacuums the
+    leads; a run scored in one process is vacuumed by its caller, after it is done."""
     run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
     with transaction.atomic():
         # apply_scores stores nothing if a newer rule set was published meanwhile.
@@ -568,12 +578,15 @@ def rescore_chunk_now(run_id: int, start: int, stop: int, *, only_with_activity:
             reason=run.reason,
             open_handoffs=run.open_handoffs,
         )
-        finish_chunk(run_id, start, changed)
+        closed = finish_chunk(run_id, start, changed)
+    if closed and vacuum_after:
+        vacuum_leads()
     return changed
 
 
-def finish_chunk(run_id: int, start: int | None, changed: int) -> None:
-    """Count a chunk as done, once, and close the run after its last chunk."""
+def finish_chunk(run_id: int, start: int | None, changed: int) -> bool:
+    """Count a chunk as done, once, and close the run after its last chunk; True when this
+    call closed it."""
     now = timezone.now()
     with transaction.atomic():
         if start is not None:
@@ -581,7 +594,7 @@ def finish_chunk(run_id: int, start: int | None, changed: int) -> None:
                 run_id=run_id, start=start, done_at__isnull=True
             ).update(done_at=now)
             if not newly_done:
-                return  # a redelivered chunk: counted the first time
+                return False  # a redelivered chunk: counted the first time
             RescoreRun.objects.filter(pk=run_id).update(
                 done_chunks=F("done_chunks") + 1,
                 leads_changed=F("leads_changed") + changed,
@@ -590,11 +603,7 @@ def finish_chunk(run_id: int, start: int | None, changed: int) -> None:
         closed = RescoreRun.objects.filter(
             pk=run_id, done_chunks__gte=F("total_chunks"), status=RescoreRun.Status.RUNNING
         ).update(status=RescoreRun.Status.DONE, finished_at=now)
-        if closed:
-            from .tasks import vacuum_leads as vacuum_task  # tasks imports this module
-
-            # In a worker, not here: the run is done for whoever waits on it (a publish).
-            transaction.on_commit(lambda: broker.send(vacuum_task))
+    return bool(closed)
 
 
 def decay_scores(*, as_of: datetime | None = None) -> int:

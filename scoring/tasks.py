@@ -5,7 +5,9 @@ from . import services
 
 @shared_task(acks_late=True)
 def rescore_chunk(run_id: int, start: int, stop: int, only_with_activity: bool = False) -> int:
-    return services.rescore_chunk_now(run_id, start, stop, only_with_activity=only_with_activity)
+    return services.rescore_chunk_now(
+        run_id, start, stop, only_with_activity=only_with_activity, vacuum_after=True
+    )
 
 
 @shared_task(acks_late=True)
@@ -16,8 +18,3 @@ def decay_scores() -> int:
 @shared_task(acks_late=True)
 def resume_stalled_rescores() -> int:
     return len(services.resume_stalled_rescores())
-
-
-@shared_task(acks_late=True)
-def vacuum_leads() -> bool:
-    return services.vacuum_leads()

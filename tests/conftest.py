@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 from pathlib import Path
@@ -61,13 +62,31 @@ def real_services():
         pytest.skip(f"needs PostgreSQL and Redis: {missing}")
 
 
-def leads_table_is_all_visible() -> bool:
-    """Whether every page of leads_lead is marked all-visible, so a count of leads can read the
-    cell index alone. A table never vacuumed (or analyzed) reports no pages."""
+def heap_fetches_counting_leads() -> int:
+    """How many leads' rows PostgreSQL reads to count the leads per cell, as the matrix does:
+    every one whose page the visibility map does not mark all-visible (a vacuum marks them).
+    Without a vacuum it is one per lead; after one, none."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'leads_lead'")
-        pages, visible = cursor.fetchone()
-    return pages > 0 and visible == pages
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            cursor.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) "
+                "SELECT cell, COUNT(cell) FROM leads_lead GROUP BY cell"
+            )
+            (plan,) = cursor.fetchone()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_bitmapscan")
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    nodes, fetches = [plan[0]["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        if node["Node Type"] == "Index Only Scan":
+            fetches.append(node["Heap Fetches"])
+        nodes.extend(node.get("Plans", []))
+    assert fetches, "the count did not use the cell index"
+    return sum(fetches)
 
 
 def make_user(username: str, role: str | None = None, **extra) -> User:

@@ -7,11 +7,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from feedback import calibration
+from feedback import calibration, selectors
 from feedback.roles import SDR
-from leads.models import Lead
+from leads.models import Account, Lead
 from scoring.services import load_default_ruleset
 from tests.conftest import make_user
 from tests.feedback.history import make_handoff
@@ -146,10 +148,28 @@ def test_a_cell_lists_its_leads_sorted_and_paged(client, manager):
     ]
 
 
+def test_a_cells_page_is_picked_from_the_leads_before_they_are_joined(manager):
+    # Joined first, a large cell's every lead met its account and owner before the sort.
+    load_default_ruleset(publish=True, sync=True)
+    account = Account.objects.create(name="Northwind", domain="northwind.com")
+    for n in range(30):
+        Lead.objects.create(email=f"l{n:02}@northwind.com", account=account, owner=manager)
+    Lead.objects.update(cell="B2")
+
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.cell_leads("B2", page=2)
+
+    assert [lead.account.name for lead in page.rows] == ["Northwind"] * 5
+    assert page.has_previous and not page.has_next
+    pick, read = [q["sql"] for q in queries.captured_queries]
+    assert "JOIN" not in pick and "JOIN" in read
+
+
 def test_an_unknown_cell_is_not_found_and_a_bad_sort_falls_back_to_score(client, manager):
     client.force_login(manager)
     assert client.get("/matrix/D4/").status_code == 404
     assert client.get("/matrix/A1/?sort=drop+table&page=x").status_code == 200
+    assert client.get("/matrix/A1/?page=99999999999999999999").status_code == 200
 
 
 def test_the_nav_shows_the_dashboards_by_role(client, manager, sdr):

@@ -136,7 +136,7 @@ def test_the_summary_is_at_most_a_minute_old_and_follows_a_publish(client, marke
     make_lead("Sam Okafor")
 
     assert client.get("/").context["summary"]["leads"] == 1  # within the minute
-    cache.delete(f"home-summary:{ruleset.pk}:{ruleset.version}")  # the minute is over
+    cache.clear()  # the minute is over
     assert client.get("/").context["summary"]["leads"] == 2
     make_lead("Kim Lee")
     publish_ruleset(clone_ruleset(ruleset), sync=True)  # new MQL cells: counted afresh
@@ -372,6 +372,8 @@ def test_it_pages_by_25_without_counting_everything(
     assert b"?page=2" in third.content
     with django_assert_max_num_queries(12):
         client.get("/?page=2", headers={"HX-Request": "true"})
+    far = client.get("/?page=99999999999999999999")  # past any OFFSET the database takes
+    assert far.status_code == 200 and names(far) == []
 
 
 def test_counts_are_capped_so_a_poll_never_counts_every_handoff(sdr, ruleset):
