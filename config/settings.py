@@ -160,8 +160,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Where tasks go and workers read: installations sharing one Redis (or a test's own worker)
-# each use their own.
+# Where tasks go and workers read (a test's own worker gets its own). Installations sharing a
+# Redis server use their own database numbers instead: the cache's keys are not prefixed.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged after it ran, so a killed worker's task is delivered again; every
