@@ -164,6 +164,10 @@ class Lead(models.Model):
     disqualified = models.BooleanField(default=False, editable=False)
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
     ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Which fit rules computed fit_score (`scoring.sql.fit_rules_digest`); scoring keeps the
+    # stored fit while it matches. Triggers (migration 0008) clear it when a field fit rules
+    # read changes, on the lead or its account.
+    fit_rules_digest = models.BigIntegerField(null=True, blank=True, editable=False)
     SCORE_FIELDS = (  # what scoring writes (the stage is the handoffs')
         "fit_score",
         "interest_score",
@@ -174,6 +178,7 @@ class Lead(models.Model):
         "disqualified",
         "scored_at",
         "ruleset_version",
+        "fit_rules_digest",
     )
 
     class Meta:
@@ -197,7 +202,16 @@ class Lead(models.Model):
     def save(self, *args, **kwargs):
         self.normalize()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "email" in update_fields:
+        if update_fields is None and not self._state.adding:
+            # The scores are scoring's to write, in SQL: a copy of the lead read before a
+            # rescore must not put its old scores back (nor an old fit under the current
+            # rules' digest, which scoring would then keep).
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.SCORE_FIELDS
+            ]
+        elif update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
         super().save(*args, **kwargs)
 

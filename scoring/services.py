@@ -29,7 +29,7 @@ from .rulesets import (
     parse_ruleset,
     ruleset_to_dict,
 )
-from .sql import LeadSelection, Sql, dialect_for, score_select
+from .sql import LeadSelection, Sql, dialect_for, fit_rules_digest, score_select
 
 logger = logging.getLogger(__name__)
 
@@ -193,12 +193,14 @@ def apply_scores(
         as_of=connection.ops.adapt_datetimefield_value(as_of),
         reason=reason,
         version=ruleset.version,
+        fit_rules_digest=fit_rules_digest(spec),
         mql_cells=(
             [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
             if open_handoffs
             else []
         ),
         lead_range=in_range.where("l.id", d),
+        digest_sql=d.keep_digest_if_unwritten(),
     )
     with transaction.atomic(), connection.cursor() as cursor:
         if not _still_active(cursor, ruleset):
@@ -228,8 +230,10 @@ class _Store:
     as_of: object
     reason: str
     version: int
+    fit_rules_digest: int
     mql_cells: list[str]  # empty: open no handoffs
     lead_range: tuple[str, list]  # on l.id
+    digest_sql: str  # the value of fit_rules_digest, from its one parameter
 
     def score_changes(self, scores: str) -> tuple[str, list]:
         """INSERT a ScoreChange for each lead whose cell (or disqualification) moves."""
@@ -253,15 +257,24 @@ class _Store:
             f"""UPDATE leads_lead AS l SET fit_score = s.fit, interest_score = s.interest,
                     total_score = s.total, fit_tier = s.fit_tier,
                     interest_tier = s.interest_tier, cell = s.cell,
-                    disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s
+                    disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s,
+                    fit_rules_digest = {self.digest_sql}
                 FROM {scores} s
                 WHERE l.id = s.lead_id AND {range_sql} AND (
                     COALESCE(l.ruleset_version, 0) <> %s
+                    OR COALESCE(l.fit_rules_digest, 0) <> %s
                     OR l.scored_at IS NULL
                     OR ABS(l.fit_score - s.fit) > 1e-9
                     OR ABS(l.interest_score - s.interest) > 1e-9
                     OR l.disqualified <> (s.disqualified = 1))""",
-            [self.as_of, self.version, *range_params, self.version],
+            [
+                self.as_of,
+                self.version,
+                self.fit_rules_digest,
+                *range_params,
+                self.version,
+                self.fit_rules_digest,
+            ],
         )
 
     def candidates(self, scores: str) -> tuple[str, list]:

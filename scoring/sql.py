@@ -11,14 +11,20 @@ arithmetic); `Dialect` holds them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from leads.lookups import array_text
 
 from .engine import BehaviorRuleSpec, FitRuleSpec, RuleSetSpec
 from .rulesets import FIT_FIELDS
+
+# Bump when what fit SQL computes changes for the same rules: every stored fit is then
+# recomputed on the next scoring instead of kept (see `fit_rules_digest`).
+FIT_SEMANTICS = 1
 
 # Where each fit field lives: l = the lead, a = its account (LEFT JOINed, so NULL without one).
 _COLUMNS = {
@@ -40,6 +46,9 @@ class Dialect:
 
     vendor = ""
     fence = ""
+    # The version of a lead's row the scoring statement read, to tell whether another
+    # transaction wrote the lead before the statement stored its score (`keep_digest_if_unwritten`).
+    row_version = "NULL"
 
     def __init__(self, connection):
         self.connection = connection
@@ -81,12 +90,25 @@ class Dialect:
     def one_of(self, column: str, values: tuple) -> tuple[str, list]:
         return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
+    def keep_digest_if_unwritten(self) -> str:
+        """The fit rules' digest to store on lead l scored as s (one parameter: the digest).
+
+        SQLite has one writer at a time, so nothing writes a lead while it is scored."""
+        return "%s"
+
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
     # Keeps a subquery from being merged into the query around it. Without it the planner
     # probes the activities once per behavior rule (by kind) instead of reading them once.
     fence = "OFFSET 0"
+    row_version = "l.xmin"
+
+    def keep_digest_if_unwritten(self):
+        # A lead written by another transaction after this statement's snapshot (its title
+        # edited, say) is updated from its newest version, but with a fit computed from the
+        # snapshot: no digest then, so the next scoring computes its fit again.
+        return "CASE WHEN l.xmin = s.seen_version THEN CAST(%s AS BIGINT) END"
 
     def age_days(self, column, as_of):
         ts, params = self.timestamp(as_of)
@@ -188,6 +210,22 @@ def dialect_for(connection) -> Dialect:
     raise NotImplementedError(
         f"Scoring in SQL supports PostgreSQL and SQLite, not {connection.vendor}."
     )
+
+
+def fit_rules_digest(spec: RuleSetSpec) -> int:
+    """A positive 63-bit number that changes whenever the fit rules' meaning could.
+
+    Scoring stores it on each lead with the fit it computed (`Lead.fit_rules_digest`) and then
+    keeps that fit, without reading the account or matching titles again, while the digest
+    still matches: a lead's fit depends only on the fit rules and the lead's and account's own
+    fields, and database triggers forget the stored digest when any of those fields change
+    (migration leads.0008). A rule's name and the tiers' cut-offs take no part: the tiers are
+    computed from the fit on every scoring.
+    """
+    rules = [{k: v for k, v in asdict(r).items() if k != "name"} for r in spec.fit_rules]
+    text = json.dumps([FIT_SEMANTICS, rules], sort_keys=True, default=str)
+    number = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return number >> 1 or 1
 
 
 @dataclass
@@ -536,11 +574,21 @@ def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection
 
 
 def score_select(
-    ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect
+    ruleset: RuleSetSpec,
+    as_of: datetime,
+    selection: LeadSelection,
+    d: Dialect,
+    *,
+    reuse_fit: bool = True,
 ) -> Sql:
     """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, disqualified, and the
     lead's stored cell, disqualification, stage and whether it was ever scored: what a
-    ScoreChange records, read here with the lead rather than by joining the leads again."""
+    ScoreChange records, read here with the lead rather than by joining the leads again.
+
+    A lead whose stored fit was computed with these fit rules, from fields unchanged since,
+    keeps it (`fit_rules_digest`); the others are computed, and all of them with `reuse_fit`
+    off."""
+    digest = fit_rules_digest(ruleset)
     # A batch's few hundred leads are matched one by one: the distinct values would cost a
     # second read of the same leads.
     text_matches = TextMatches(d) if selection.ids is None else None
@@ -549,6 +597,26 @@ def score_select(
     sel_sql, sel_params = selection.where("l.id", d)
     if selection.only_with_activity:
         sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
+    stored = (
+        "l.cell AS stored_cell, l.disqualified AS stored_disqualified, l.stage, "
+        f"l.scored_at IS NULL AS never_scored, {d.row_version} AS seen_version"
+    )
+    kept, kept_params = "", []
+    if reuse_fit:
+        kept = f"""
+            SELECT l.id AS lead_id, l.fit_score AS fit,
+                   CASE WHEN l.disqualified THEN 1 ELSE 0 END AS disqualified, {stored}
+            FROM leads_lead l
+            WHERE {sel_sql} AND COALESCE(l.fit_rules_digest, 0) = %s
+            UNION ALL"""
+        kept_params = [*sel_params, digest]
+        # Compared through COALESCE, which has no statistics, so the planner assumes most leads
+        # need their fit computed. Estimated from the column, a chunk whose digests were all
+        # cleared since the last ANALYZE (an import, a publish) looked like one with none to
+        # compute, and its plan re-read the leads for their titles once per lead: minutes, not
+        # seconds.
+        sel_sql += " AND COALESCE(l.fit_rules_digest, 0) <> %s"
+        sel_params = [*sel_params, digest]
     matches = text_matches.joins(sel_sql, sel_params) if text_matches else Sql("")
     join, join_params = "", []
     if interest is not None:
@@ -561,11 +629,9 @@ def score_select(
     # read.
     base = f"""
         SELECT f.lead_id, f.fit, {interest_expr} AS interest, f.disqualified, f.stored_cell,
-               f.stored_disqualified, f.stage, f.never_scored
-        FROM (
-            SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified,
-                   l.cell AS stored_cell, l.disqualified AS stored_disqualified, l.stage,
-                   l.scored_at IS NULL AS never_scored
+               f.stored_disqualified, f.stage, f.never_scored, f.seen_version
+        FROM ({kept}
+            SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified, {stored}
             FROM leads_lead l
             LEFT JOIN leads_account a ON a.id = l.account_id
             {matches.text}
@@ -573,13 +639,20 @@ def score_select(
         ) f
         {join}
     """
-    base_params = fit.params + disq.params + matches.params + sel_params + join_params
+    base_params = [
+        *kept_params,
+        *fit.params,
+        *disq.params,
+        *matches.params,
+        *sel_params,
+        *join_params,
+    ]
     text = f"""
         SELECT lead_id, fit, interest, fit + interest AS total,
                CASE WHEN fit >= %s THEN 'A' WHEN fit >= %s THEN 'B' ELSE 'C' END AS fit_tier,
                CASE WHEN interest >= %s THEN 1 WHEN interest >= %s THEN 2 ELSE 3 END
                    AS interest_tier,
-               disqualified, stored_cell, stored_disqualified, stage, never_scored
+               disqualified, stored_cell, stored_disqualified, stage, never_scored, seen_version
         FROM ({base}) scored
     """
     params = [

@@ -1,0 +1,229 @@
+"""Scoring keeps a lead's stored fit while neither the fit rules nor anything they read changed
+(leads.0008's triggers, `scoring.sql.fit_rules_digest`): whatever changes a lead's fit fields,
+the next rescore gives the fit the engine computes from the lead as it now is."""
+
+import json
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections, transaction
+
+from leads.models import Account, Lead
+from scoring import engine
+from scoring.models import RuleSet, ScoreChange
+from scoring.rulesets import parse_ruleset
+from scoring.selectors import explain_lead
+from scoring.services import (
+    apply_scores,
+    create_ruleset_from_spec,
+    publish_ruleset,
+    start_rescore,
+)
+from scoring.sql import LeadSelection, fit_rules_digest
+from tests.scoring.test_batch import active
+
+T = datetime(2026, 6, 1, tzinfo=UTC)
+SAMPLE = json.loads((Path(__file__).parent / "sample_ruleset.json").read_text())
+
+pytestmark = pytest.mark.django_db
+
+
+def rescore(ruleset: RuleSet) -> None:
+    start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, as_of=T, sync=True)
+
+
+def engine_fit(lead: Lead) -> float:
+    lead = Lead.objects.select_related("account").get(pk=lead.pk)
+    return explain_lead(lead, as_of=T).fit
+
+
+def one_rule(field: str, operator: str, **rule) -> RuleSet:
+    spec = replace(
+        parse_ruleset(SAMPLE),
+        fit_rules=(
+            engine.FitRuleSpec(name="the rule", field=field, operator=operator, points=10, **rule),
+        ),
+    )
+    return active(spec)
+
+
+def make_lead(**account_fields) -> Lead:
+    account = Account.objects.create(
+        name="Northwind",
+        domain="northwind.com",
+        industry="Software",
+        employee_count=300,
+        annual_revenue=5_000_000,
+        country="US",
+        funding_stage="series_a",
+        technologies=["HubSpot"],
+        **account_fields,
+    )
+    return Lead.objects.create(
+        email="dana@northwind.com",
+        title="VP Marketing",
+        source="webinar",
+        account=account,
+        attributes={"plan": "pro"},
+    )
+
+
+# Each fit field, a rule that matches the lead as made, and a change (by queryset update, which
+# no Python code sees) after which it no longer does.
+FIELD_CHANGES = [
+    ("title", "contains_any", {"values": ("VP",)}, "lead", {"title": "Intern"}),
+    ("source", "equals_any", {"values": ("webinar",)}, "lead", {"source": "ads"}),
+    (
+        "email_domain",
+        "equals_any",
+        {"values": ("northwind.com",)},
+        "lead",
+        {"email": "dana@gmail.com", "email_domain": "gmail.com", "email_is_free": True},
+    ),
+    (
+        "email_is_free",
+        "is_false",
+        {},
+        "lead",
+        {"email": "dana@gmail.com", "email_domain": "gmail.com", "email_is_free": True},
+    ),
+    ("attributes.plan", "equals_any", {"values": ("pro",)}, "lead", {"attributes": {}}),
+    ("industry", "equals_any", {"values": ("Software",)}, "account", {"industry": "Retail"}),
+    ("country", "equals_any", {"values": ("US",)}, "account", {"country": "FR"}),
+    (
+        "funding_stage",
+        "equals_any",
+        {"values": ("series_a",)},
+        "account",
+        {"funding_stage": "seed"},
+    ),
+    ("employee_count", "between", {"min": 200}, "account", {"employee_count": 5}),
+    ("annual_revenue", "between", {"min": 1_000_000}, "account", {"annual_revenue": 10}),
+    ("technologies", "includes_any", {"values": ("hubspot",)}, "account", {"technologies": []}),
+]
+
+
+@pytest.mark.parametrize(("field", "operator", "rule", "table", "change"), FIELD_CHANGES)
+def test_a_fit_field_changed_behind_the_apps_back_changes_fit_on_the_next_rescore(
+    field, operator, rule, table, change
+):
+    ruleset = one_rule(field, operator, **rule)
+    dana = make_lead()
+    rescore(ruleset)
+    assert Lead.objects.get(pk=dana.pk).fit_score == 10
+
+    if table == "lead":
+        Lead.objects.filter(pk=dana.pk).update(**change)
+    else:
+        Account.objects.filter(pk=dana.account_id).update(**change)
+    rescore(ruleset)
+
+    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+
+
+def test_a_lead_moved_to_another_account_is_scored_with_the_new_accounts_fields():
+    ruleset = one_rule("employee_count", "between", min=200)
+    dana = make_lead()
+    small = Account.objects.create(name="Tiny", domain="tiny.io", employee_count=3)
+    rescore(ruleset)
+
+    Lead.objects.filter(pk=dana.pk).update(account=small)
+    rescore(ruleset)
+
+    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+
+
+def test_a_stale_copy_of_a_lead_saved_whole_does_not_leave_its_old_fit_behind():
+    ruleset = one_rule("employee_count", "between", min=200)
+    dana = make_lead()
+    rescore(ruleset)
+    stale = Lead.objects.get(pk=dana.pk)  # fit 10, read before the account shrinks
+
+    Account.objects.filter(pk=dana.account_id).update(employee_count=5)
+    rescore(ruleset)  # fit 0
+    stale.first_name = "Dana"
+    stale.save()  # writes every column back: fit 10 again, with the digest of the rules
+    rescore(ruleset)
+
+    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+
+
+def test_a_publish_that_changes_fit_rules_rescores_fit_and_one_that_does_not_keeps_it():
+    ruleset = active(parse_ruleset(SAMPLE))
+    dana = make_lead()
+    rescore(ruleset)
+    kept = fit_rules_digest(ruleset.to_spec())
+    assert Lead.objects.get(pk=dana.pk).fit_rules_digest == kept
+
+    behavior_only = replace(ruleset.to_spec(), interest_high=ruleset.interest_high + 5)
+    publish_ruleset(create_ruleset_from_spec(behavior_only), sync=True)
+    assert Lead.objects.get(pk=dana.pk).fit_rules_digest == kept
+
+    spec = ruleset.to_spec()
+    richer = replace(spec, fit_rules=tuple(replace(r, points=r.points * 2) for r in spec.fit_rules))
+    publish_ruleset(create_ruleset_from_spec(richer), sync=True)
+    dana.refresh_from_db()
+    assert dana.fit_score == engine_fit(dana) == 2 * 55
+    assert dana.fit_rules_digest == fit_rules_digest(richer)
+
+
+def test_the_digest_ignores_rule_names_and_cut_offs_but_not_what_a_rule_matches():
+    spec = parse_ruleset(SAMPLE)
+    renamed = replace(spec, fit_rules=tuple(replace(r, name=r.name + "!") for r in spec.fit_rules))
+    cut_offs = replace(spec, fit_high=spec.fit_high + 1)
+    first = spec.fit_rules[0]
+    widened = replace(spec, fit_rules=(replace(first, values=(*first.values, "x")),))
+
+    assert fit_rules_digest(renamed) == fit_rules_digest(cut_offs) == fit_rules_digest(spec)
+    assert fit_rules_digest(widened) != fit_rules_digest(spec)
+
+
+def lock_waits() -> int:
+    with connection.cursor() as cursor:
+        # Activity is read once per transaction unless the snapshot is cleared.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's concurrent writers")
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_again():
+    ruleset = one_rule("title", "contains_any", values=("VP",))
+    dana = make_lead()
+    rescore(ruleset)
+    Lead.objects.filter(pk=dana.pk).update(ruleset_version=None)  # due to be written again
+
+    def score_the_chunk():
+        try:
+            apply_scores(
+                ruleset,
+                LeadSelection(start=dana.pk, stop=dana.pk + 1),
+                as_of=T,
+                reason=ScoreChange.Reason.RESCORE,
+            )
+        finally:
+            connections.close_all()
+
+    chunk = threading.Thread(target=score_the_chunk)
+    with transaction.atomic():
+        # The edit holds dana's row while the chunk, which read dana as the VP it was, waits
+        # to store its score; the chunk then writes the newest version with its old fit.
+        Lead.objects.filter(pk=dana.pk).update(title="Intern")
+        chunk.start()
+        for _ in range(200):
+            if lock_waits():
+                break
+            time.sleep(0.05)
+        assert lock_waits() == 1, "the chunk never waited for the edit"
+    chunk.join(30)
+    rescore(ruleset)
+
+    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
