@@ -20,9 +20,11 @@ pytestmark = pytest.mark.django_db
 SMALL = ["--small", "--leads", "300", "--activities", "3000", "--repeats", "1"]
 FAST = ["--requests", "10", "--batches", "1"]
 FIGURES = [
-    "full rescore (rescore --sync)",
+    "full rescore (rescore --sync), stored fit kept",
+    "full rescore, every fit computed",
     "interest by hand-written SQL (floor)",
     "full rescore ÷ floor",
+    "full rescore, every fit computed ÷ floor",
     "rescore peak memory",
     "decay pass",
     "single activity ingest p50",
