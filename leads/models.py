@@ -165,8 +165,9 @@ class Lead(models.Model):
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
     ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Which fit rules computed fit_score (`scoring.sql.fit_rules_digest`); scoring keeps the
-    # stored fit while it matches. Triggers (migration 0008) clear it when a field fit rules
-    # read changes, on the lead or its account.
+    # stored fit while it matches. Database triggers clear it when a field fit rules read
+    # changes, on the lead or its account (`leads.fit_triggers`: a migration altering either
+    # table must drop and re-create them).
     fit_rules_digest = models.BigIntegerField(null=True, blank=True, editable=False)
     SCORE_FIELDS = (  # what scoring writes (the stage is the handoffs')
         "fit_score",
@@ -202,16 +203,21 @@ class Lead(models.Model):
     def save(self, *args, **kwargs):
         self.normalize()
         update_fields = kwargs.get("update_fields")
-        if update_fields is None and not self._state.adding:
+        if self._state.adding or self.pk is None:
+            self.fit_rules_digest = None  # a copy of another lead is scored afresh
+        elif update_fields is None:
             # The scores are scoring's to write, in SQL: a copy of the lead read before a
-            # rescore must not put its old scores back (nor an old fit under the current
-            # rules' digest, which scoring would then keep).
+            # rescore must not put its old scores back. (Deferred fields are left out too, as
+            # Django's own save does.)
+            deferred = self.get_deferred_fields()
             kwargs["update_fields"] = [
                 f.name
                 for f in self._meta.concrete_fields
-                if not f.primary_key and f.name not in self.SCORE_FIELDS
+                if not f.primary_key
+                and f.name not in self.SCORE_FIELDS
+                and f.attname not in deferred
             ]
-        elif update_fields is not None and "email" in update_fields:
+        elif "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
         super().save(*args, **kwargs)
 

@@ -41,7 +41,13 @@ from leads.models import Account, Activity, Lead, Stage
 
 from .models import RuleSet, ScoreChange
 from .rulesets import DEFAULT_RULESET_PATH, parse_ruleset, ruleset_to_dict
-from .services import decay_scores, load_default_ruleset, refresh_planner_statistics, start_rescore
+from .services import (
+    decay_scores,
+    load_default_ruleset,
+    refresh_planner_statistics,
+    start_rescore,
+    vacuum_leads,
+)
 from .sql import LeadSelection, dialect_for, score_select
 
 EMAIL_PREFIX = "bench-"  # every generated lead's e-mail starts so; nothing else may be there
@@ -889,8 +895,9 @@ def _run(options: Options, log: Log) -> Report:
     # each starts after a checkpoint, so none pays for writing back the last rescore's leads.
     # The floor's worker counts take turns going first. (The floor runs in the database, not in
     # this process's memory.) Each repeat first times a rescore that computes every lead's fit
-    # (as after a publish that changes fit rules), then one that keeps the stored fit (after a
-    # publish that changes anything else, or none), which is the product's usual case.
+    # (as after a publish that changes fit rules), then one that keeps the stored fit (as a
+    # decay pass does, and a publish that leaves the fit rules alone, which also rewrites the
+    # leads whose score did not change: their rule set version does).
     def rescore() -> float:
         _checkpoint()
         return _timed(lambda: start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True))
@@ -907,6 +914,7 @@ def _run(options: Options, log: Log) -> Report:
             taken = floors[workers][-1]
             log(f"  SQL floor {n + 1}/{options.repeats}, {workers} worker(s): {taken:.2f} s")
     peak = _peak_memory_mb()
+    vacuum_leads()  # untimed, as after a run: what follows meets the leads as a worker leaves them
     for n in range(options.repeats):
         decays.append(_timed(decay_scores))
         log(f"  decay pass {n + 1}/{options.repeats}: {decays[-1]:.2f} s")

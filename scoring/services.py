@@ -193,7 +193,7 @@ def apply_scores(
         as_of=connection.ops.adapt_datetimefield_value(as_of),
         reason=reason,
         version=ruleset.version,
-        fit_rules_digest=fit_rules_digest(spec),
+        fit_rules_digest=fit_rules_digest(spec, d),
         mql_cells=(
             [cell for cell, action in spec.matrix.items() if action in MQL_ACTIONS]
             if open_handoffs

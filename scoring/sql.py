@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from leads.lookups import array_text
@@ -22,8 +22,8 @@ from leads.lookups import array_text
 from .engine import BehaviorRuleSpec, FitRuleSpec, RuleSetSpec
 from .rulesets import FIT_FIELDS
 
-# Bump when what fit SQL computes changes for the same rules: every stored fit is then
-# recomputed on the next scoring instead of kept (see `fit_rules_digest`).
+# Bump when what fit computes changes in a way the fit SQL's text does not show (how a stored
+# field such as email_is_free is derived, say): every stored fit is then computed again.
 FIT_SEMANTICS = 1
 
 # Where each fit field lives: l = the lead, a = its account (LEFT JOINed, so NULL without one).
@@ -212,18 +212,19 @@ def dialect_for(connection) -> Dialect:
     )
 
 
-def fit_rules_digest(spec: RuleSetSpec) -> int:
-    """A positive 63-bit number that changes whenever the fit rules' meaning could.
+def fit_rules_digest(spec: RuleSetSpec, d: Dialect) -> int:
+    """A positive 63-bit fingerprint of what fit computes: the fit SQL for these rules.
 
     Scoring stores it on each lead with the fit it computed (`Lead.fit_rules_digest`) and then
-    keeps that fit, without reading the account or matching titles again, while the digest
-    still matches: a lead's fit depends only on the fit rules and the lead's and account's own
-    fields, and database triggers forget the stored digest when any of those fields change
-    (migration leads.0008). A rule's name and the tiers' cut-offs take no part: the tiers are
-    computed from the fit on every scoring.
+    keeps that fit, without reading the account or matching titles again, while it still
+    matches: a lead's fit depends only on the fit rules and the lead's and account's own
+    fields, and database triggers clear the stored digest when any of those fields change
+    (`leads.fit_triggers`). Taken from the SQL rather than the rules, so a release that changes
+    how fit is computed changes it too; a rule's name and the tiers' cut-offs take no part (the
+    tiers are computed from the fit on every scoring).
     """
-    rules = [{k: v for k, v in asdict(r).items() if k != "name"} for r in spec.fit_rules]
-    text = json.dumps([FIT_SEMANTICS, rules], sort_keys=True, default=str)
+    fit, disqualified = fit_sql(spec, d)
+    text = json.dumps([FIT_SEMANTICS, fit.text, fit.params, disqualified.text, disqualified.params])
     number = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
     return number >> 1 or 1
 
@@ -588,7 +589,7 @@ def score_select(
     A lead whose stored fit was computed with these fit rules, from fields unchanged since,
     keeps it (`fit_rules_digest`); the others are computed, and all of them with `reuse_fit`
     off."""
-    digest = fit_rules_digest(ruleset)
+    digest = fit_rules_digest(ruleset, d)
     # A batch's few hundred leads are matched one by one: the distinct values would cost a
     # second read of the same leads.
     text_matches = TextMatches(d) if selection.ids is None else None
