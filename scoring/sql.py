@@ -579,16 +579,13 @@ def score_select(
     as_of: datetime,
     selection: LeadSelection,
     d: Dialect,
-    *,
-    reuse_fit: bool = True,
 ) -> Sql:
     """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, disqualified, and the
     lead's stored cell, disqualification, stage and whether it was ever scored: what a
     ScoreChange records, read here with the lead rather than by joining the leads again.
 
     A lead whose stored fit was computed with these fit rules, from fields unchanged since,
-    keeps it (`fit_rules_digest`); the others are computed, and all of them with `reuse_fit`
-    off."""
+    keeps it (`fit_rules_digest`); the others' fit is computed."""
     digest = fit_rules_digest(ruleset, d)
     # A batch's few hundred leads are matched one by one: the distinct values would cost a
     # second read of the same leads.
@@ -602,22 +599,19 @@ def score_select(
         "l.cell AS stored_cell, l.disqualified AS stored_disqualified, l.stage, "
         f"l.scored_at IS NULL AS never_scored, {d.row_version} AS seen_version"
     )
-    kept, kept_params = "", []
-    if reuse_fit:
-        kept = f"""
-            SELECT l.id AS lead_id, l.fit_score AS fit,
-                   CASE WHEN l.disqualified THEN 1 ELSE 0 END AS disqualified, {stored}
-            FROM leads_lead l
-            WHERE {sel_sql} AND COALESCE(l.fit_rules_digest, 0) = %s
-            UNION ALL"""
-        kept_params = [*sel_params, digest]
-        # Compared through COALESCE, which has no statistics, so the planner assumes most leads
-        # need their fit computed. Estimated from the column, a chunk whose digests were all
-        # cleared since the last ANALYZE (an import, a publish) looked like one with none to
-        # compute, and its plan re-read the leads for their titles once per lead: minutes, not
-        # seconds.
-        sel_sql += " AND COALESCE(l.fit_rules_digest, 0) <> %s"
-        sel_params = [*sel_params, digest]
+    kept = f"""
+        SELECT l.id AS lead_id, l.fit_score AS fit,
+               CASE WHEN l.disqualified THEN 1 ELSE 0 END AS disqualified, {stored}
+        FROM leads_lead l
+        WHERE {sel_sql} AND COALESCE(l.fit_rules_digest, 0) = %s"""
+    kept_params = [*sel_params, digest]
+    # Compared through COALESCE, which has no statistics, so the planner assumes most leads
+    # need their fit computed. Estimated from the column, a chunk whose digests were all cleared
+    # since the last ANALYZE (an import, edits to many accounts) looked like one with none to
+    # compute, and its plan re-read the leads for their titles once per lead: minutes, not
+    # seconds.
+    sel_sql += " AND COALESCE(l.fit_rules_digest, 0) <> %s"
+    sel_params = [*sel_params, digest]
     matches = text_matches.joins(sel_sql, sel_params) if text_matches else Sql("")
     join, join_params = "", []
     if interest is not None:
@@ -626,12 +620,13 @@ def score_select(
             interest.params,
         )
     interest_expr = "COALESCE(i.interest, 0)" if interest is not None else "0"
-    # Fit is computed in a subquery of its own (fenced on PostgreSQL), where the leads are
-    # read.
+    # Fit is kept or computed in a subquery of its own (fenced on PostgreSQL), where the leads
+    # are read.
     base = f"""
         SELECT f.lead_id, f.fit, {interest_expr} AS interest, f.disqualified, f.stored_cell,
                f.stored_disqualified, f.stage, f.never_scored, f.seen_version
         FROM ({kept}
+            UNION ALL
             SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified, {stored}
             FROM leads_lead l
             LEFT JOIN leads_account a ON a.id = l.account_id
