@@ -256,19 +256,15 @@ def lock_waits() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's concurrent writers")
-@pytest.mark.django_db(transaction=True)
-def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_again():
-    ruleset = one_rule("title", "contains_any", values=("VP",))
-    dana = make_lead()
-    rescore(ruleset)
-    Lead.objects.filter(pk=dana.pk).update(ruleset_version=None)  # due to be written again
+def score_during(edit, ruleset: RuleSet, lead: Lead) -> None:
+    """Score the lead's chunk while `edit` holds its row: the chunk reads the lead as it was
+    before the edit, waits for the edit to commit, then stores its score on the edited row."""
 
     def score_the_chunk():
         try:
             apply_scores(
                 ruleset,
-                LeadSelection(start=dana.pk, stop=dana.pk + 1),
+                LeadSelection(start=lead.pk, stop=lead.pk + 1),
                 as_of=T,
                 reason=ScoreChange.Reason.RESCORE,
             )
@@ -277,9 +273,7 @@ def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_aga
 
     chunk = threading.Thread(target=score_the_chunk)
     with transaction.atomic():
-        # The edit holds dana's row while the chunk, which read dana as the VP it was, waits
-        # to store its score; the chunk then writes the newest version with its old fit.
-        Lead.objects.filter(pk=dana.pk).update(title="Intern")
+        edit()
         chunk.start()
         for _ in range(200):
             if lock_waits():
@@ -287,6 +281,17 @@ def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_aga
             time.sleep(0.05)
         assert lock_waits() == 1, "the chunk never waited for the edit"
     chunk.join(30)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's concurrent writers")
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_again():
+    ruleset = one_rule("title", "contains_any", values=("VP",))
+    dana = make_lead()
+    rescore(ruleset)
+    Lead.objects.filter(pk=dana.pk).update(ruleset_version=None)  # due to be written again
+
+    score_during(lambda: Lead.objects.filter(pk=dana.pk).update(title="Intern"), ruleset, dana)
     rescore(ruleset)
 
     assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
@@ -302,27 +307,9 @@ def test_an_account_edited_while_its_leads_are_being_scored_gets_their_fit_compu
     # edit): the account's trigger must still mark the lead as changed.
     Lead.objects.filter(pk=dana.pk).update(ruleset_version=None, fit_rules_digest=None)
 
-    def score_the_chunk():
-        try:
-            apply_scores(
-                ruleset,
-                LeadSelection(start=dana.pk, stop=dana.pk + 1),
-                as_of=T,
-                reason=ScoreChange.Reason.RESCORE,
-            )
-        finally:
-            connections.close_all()
-
-    chunk = threading.Thread(target=score_the_chunk)
-    with transaction.atomic():
-        Account.objects.filter(pk=dana.account_id).update(employee_count=5)
-        chunk.start()
-        for _ in range(200):
-            if lock_waits():
-                break
-            time.sleep(0.05)
-        assert lock_waits() == 1, "the chunk never waited for the edit"
-    chunk.join(30)
+    score_during(
+        lambda: Account.objects.filter(pk=dana.account_id).update(employee_count=5), ruleset, dana
+    )
     rescore(ruleset)
 
     assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
