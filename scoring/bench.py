@@ -894,18 +894,18 @@ def _run(options: Options, log: Log) -> Report:
     # after the other, the first rescores read cold pages that the floors then found warm. And
     # each starts after a checkpoint, so none pays for writing back the last rescore's leads.
     # The floor's worker counts take turns going first. (The floor runs in the database, not in
-    # this process's memory.) Each repeat first times a rescore that computes every lead's fit
-    # (as after a publish that changes fit rules), then one that keeps the stored fit (as a
-    # decay pass does, and a publish that leaves the fit rules alone, which also rewrites the
-    # leads whose score did not change: their rule set version does).
+    # this process's memory.) Each repeat times a rescore that keeps the stored fit (as a decay
+    # pass does, and a publish that leaves the fit rules alone, which also rewrites the leads
+    # whose score did not change: their rule set version does), the floors, and then a rescore
+    # that computes every lead's fit (as after a publish that changes fit rules).
     def rescore() -> float:
         _checkpoint()
         return _timed(lambda: start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True))
 
+    if Lead.objects.filter(fit_rules_digest__isnull=True).exists():
+        log("  storing every lead's fit (untimed; data from before fit was kept)…")
+        start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True)
     for n in range(options.repeats):
-        Lead.objects.filter(fit_rules_digest__isnull=False).update(fit_rules_digest=None)
-        recomputed.append(rescore())
-        log(f"  full rescore, every fit computed {n + 1}/{options.repeats}: {recomputed[-1]:.2f} s")
         rescores.append(rescore())
         log(f"  full rescore {n + 1}/{options.repeats}: {rescores[-1]:.2f} s")
         for workers in worker_counts if n % 2 == 0 else worker_counts[::-1]:
@@ -913,6 +913,9 @@ def _run(options: Options, log: Log) -> Report:
             floors[workers].append(_timed(partial(run_floor, workers)))
             taken = floors[workers][-1]
             log(f"  SQL floor {n + 1}/{options.repeats}, {workers} worker(s): {taken:.2f} s")
+        Lead.objects.filter(fit_rules_digest__isnull=False).update(fit_rules_digest=None)
+        recomputed.append(rescore())
+        log(f"  full rescore, every fit computed {n + 1}/{options.repeats}: {recomputed[-1]:.2f} s")
     peak = _peak_memory_mb()
     vacuum_leads()  # untimed, as after a run: what follows meets the leads as a worker leaves them
     for n in range(options.repeats):
