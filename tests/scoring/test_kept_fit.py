@@ -1,5 +1,5 @@
 """Scoring keeps a lead's stored fit while neither the fit rules nor anything they read changed
-(leads.0008's triggers, `scoring.sql.fit_rules_digest`): whatever changes a lead's fit fields,
+(`leads.fit_triggers`, `scoring.sql.fit_rules_digest`): whatever changes a lead's fit fields,
 the next rescore gives the fit the engine computes from the lead as it now is."""
 
 import json
@@ -51,7 +51,7 @@ def one_rule(field: str, operator: str, **rule) -> RuleSet:
     return active(spec)
 
 
-def make_lead(**account_fields) -> Lead:
+def make_lead() -> Lead:
     account = Account.objects.create(
         name="Northwind",
         domain="northwind.com",
@@ -61,7 +61,6 @@ def make_lead(**account_fields) -> Lead:
         country="US",
         funding_stage="series_a",
         technologies=["HubSpot"],
-        **account_fields,
     )
     return Lead.objects.create(
         email="dana@northwind.com",
@@ -148,7 +147,7 @@ def test_a_stale_copy_of_a_lead_saved_whole_does_not_leave_its_old_fit_behind():
     Account.objects.filter(pk=dana.account_id).update(employee_count=5)
     rescore(ruleset)  # fit 0
     stale.first_name = "Dana"
-    stale.save()  # writes every column back: fit 10 again, with the digest of the rules
+    stale.save()  # saved whole, it would put back fit 10 under the current rules' digest
     rescore(ruleset)
 
     assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
