@@ -108,7 +108,7 @@ class PostgresDialect(Dialect):
         # A lead written by another transaction after this statement's snapshot (its title
         # edited, say) is updated from its newest version, but with a fit computed from the
         # snapshot: no digest then, so the next scoring computes its fit again.
-        return "CASE WHEN l.xmin = s.seen_version THEN CAST(%s AS BIGINT) END"
+        return f"CASE WHEN {self.row_version} = s.seen_version THEN CAST(%s AS BIGINT) END"
 
     def age_days(self, column, as_of):
         ts, params = self.timestamp(as_of)

@@ -6,8 +6,6 @@ import json
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.db import connection, connections, transaction
@@ -15,7 +13,7 @@ from django.db import connection, connections, transaction
 from leads.models import Account, Lead
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
-from scoring.rulesets import parse_ruleset
+from scoring.rulesets import FIT_FIELDS, parse_ruleset
 from scoring.selectors import explain_lead
 from scoring.services import (
     apply_scores,
@@ -24,10 +22,7 @@ from scoring.services import (
     start_rescore,
 )
 from scoring.sql import LeadSelection, dialect_for, fit_rules_digest, score_select
-from tests.scoring.test_batch import active
-
-T = datetime(2026, 6, 1, tzinfo=UTC)
-SAMPLE = json.loads((Path(__file__).parent / "sample_ruleset.json").read_text())
+from tests.scoring.test_batch import SAMPLE, T, active
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +101,10 @@ FIELD_CHANGES = [
     ("annual_revenue", "between", {"min": 1_000_000}, "account", {"annual_revenue": 10}),
     ("technologies", "includes_any", {"values": ("hubspot",)}, "account", {"technologies": []}),
 ]
+
+
+def test_every_fit_field_is_checked_by_a_change_behind_the_apps_back():
+    assert set(FIT_FIELDS) <= {field for field, *_ in FIELD_CHANGES}
 
 
 @pytest.mark.parametrize(("field", "operator", "rule", "table", "change"), FIELD_CHANGES)
