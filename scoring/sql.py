@@ -111,8 +111,9 @@ class PostgresDialect(Dialect):
         return f"CASE WHEN {self.row_version} = s.seen_version THEN CAST(%s AS BIGINT) END"
 
     def age_days(self, column, as_of):
-        ts, params = self.timestamp(as_of)
-        return f"(date_part('epoch', {ts}::timestamptz - {column}) / 86400.0)", params
+        # Both instants as seconds since the epoch: subtracting the timestamps made an interval
+        # for every activity, which cost more than the rest of its weight.
+        return f"((%s - date_part('epoch', {column})) / 86400.0)", [as_of.timestamp()]
 
     def regex(self, column, pattern):
         return f"{column} ~* %s", [pattern]
@@ -429,16 +430,16 @@ def _rule_condition(rule: BehaviorRuleSpec, as_of: datetime, d: Dialect) -> Sql:
         params.extend(since_params)
     substrings = [u for u in rule.url_contains if u]
     if substrings:
-        url = _url_contains_any(substrings, d)
+        url = _url_contains_any(substrings)
         where.append(url.text)
         params.extend(url.params)
     return Sql(" AND ".join(where) or "1 = 1", params)
 
 
-def _url_contains_any(substrings: list[str], d: Dialect) -> Sql:
-    """True when the activity's URL, lowercased, contains one of these (lowercased) texts."""
+def _url_contains_any(substrings: list[str]) -> Sql:
+    """True when the activity's lowercased URL contains one of these (lowercased) texts."""
     patterns = list(dict.fromkeys(f"%{_like_escape(u)}%" for u in substrings))
-    likes = " OR ".join([f"{d.lowered('act.url')} LIKE %s ESCAPE '\\'"] * len(patterns))
+    likes = " OR ".join(["act.url_lower LIKE %s ESCAPE '\\'"] * len(patterns))
     return Sql(f"({likes})", patterns)
 
 
@@ -455,15 +456,35 @@ def _matched_sql(
     table), then kept when that rule's window and URL filter pass. Reading the activities once
     per rule instead cost one scan (or one index probe per lead) for every rule.
 
-    The join is on the kind's number, an expression, not on the kind column: joined on the
-    column, PostgreSQL's planner probes the (kind, occurred_at) index once per rule instead,
-    which reads most of the table as many times as there are rules. An activity of a kind no
-    rule counts gets no number and joins nothing (a filter on the list of kinds, compared as
-    text for every activity, cost more than it saved).
+    The activities are read in a subquery of their own (fenced on PostgreSQL) that gives each
+    its kind's number and, for the kinds some rule filters by URL, its lowercased URL, once:
+    the rules' conditions and `_could_match` then compare those. Lowercased where it was
+    compared, a page view's URL was lowercased once to pass over the pages no rule looks for,
+    then once for each page-view rule it was paired with, which cost about a twelfth of
+    scoring a range. An activity of a kind no rule counts gets no number and joins nothing.
+    (Joined on the kind column itself, PostgreSQL's planner probes the (kind, occurred_at)
+    index once per rule instead, which reads most of the table as many times as there are
+    rules.)
     """
     kinds = list(dict.fromkeys(r.kind for r in rules))
-    kind_no = "CASE act.kind " + " ".join("WHEN %s THEN %s" for _ in kinds) + " END"
+    kind_no = "CASE a.kind " + " ".join("WHEN %s THEN %s" for _ in kinds) + " END"
     kind_params = [p for n, kind in enumerate(kinds) for p in (kind, n)]
+    url_kinds = list(dict.fromkeys(r.kind for r in rules if any(r.url_contains)))
+    if url_kinds:
+        url_lower = (
+            f"CASE WHEN a.kind IN ({', '.join(['%s'] * len(url_kinds))}) "
+            f"THEN {d.lowered('a.url')} END"
+        )
+        url_params = url_kinds
+    else:
+        url_lower, url_params = "NULL", []
+    ts, ts_params = d.timestamp(as_of)
+    sel_sql, sel_params = selection.where("a.lead_id", d)
+    activities = (
+        f"SELECT a.lead_id, a.occurred_at, {kind_no} AS kind_no, {url_lower} AS url_lower "
+        f"FROM leads_activity a WHERE a.occurred_at <= {ts} AND {sel_sql} {d.fence}"
+    )
+    activity_params = [*kind_params, *url_params, *ts_params, *sel_params]
     # VALUES, not a UNION ALL of SELECTs: PostgreSQL then hashes these few rows and streams the
     # activities past them, instead of hashing the activities.
     rule_rows = (
@@ -480,51 +501,54 @@ def _matched_sql(
     )
     condition_params = [p for n, c in enumerate(conditions) for p in (n, *c.params)]
     age, age_params = d.age_days("act.occurred_at", as_of)
-    ts, ts_params = d.timestamp(as_of)
-    sel_sql, sel_params = selection.where("act.lead_id", d)
-    could_match = _could_match(rules, d)
+    could_match = _could_match(rules, kinds)
     return Sql(
         f"SELECT act.lead_id AS lead_id, r.rule_no AS rule_no, act.occurred_at AS occurred_at, "
         f"CASE WHEN r.decays = 1 THEN POWER(0.5, {age} / %s) ELSE 1.0 END AS w "
-        f"FROM leads_activity act JOIN ({rule_rows}) r ON r.kind_no = {kind_no} "
-        f"WHERE act.occurred_at <= {ts} AND {sel_sql} "
-        f"AND {could_match.text} AND {condition}",
+        f"FROM ({activities}) act JOIN ({rule_rows}) r ON r.kind_no = act.kind_no "
+        f"WHERE {could_match.text} AND {condition}",
         [
             *age_params,
             float(ruleset.half_life_days),
+            *activity_params,
             *rule_params,
-            *kind_params,
-            *ts_params,
-            *sel_params,
             *could_match.params,
             *condition_params,
         ],
     )
 
 
-def _could_match(rules: list[BehaviorRuleSpec], d: Dialect) -> Sql:
+def _url_substrings(rules: list[BehaviorRuleSpec], kind: str) -> list[str] | None:
+    """The URL texts that the rules of this kind look for; None when one of them takes any
+    URL, so that no activity of the kind can be passed over."""
+    substrings: list[str] = []
+    for rule in rules:
+        if rule.kind != kind:
+            continue
+        own = [u for u in rule.url_contains if u]
+        if not own:
+            return None
+        substrings.extend(own)
+    return substrings or None
+
+
+def _could_match(rules: list[BehaviorRuleSpec], kinds: list[str]) -> Sql:
     """True for an activity whose URL passes the URL filter of some rule of its kind.
 
     Tested once per activity, before the join to the rules: most page views are neither
     pricing nor careers pages, and without it each was paired with every page-view rule and
-    had its URL lowercased and searched once per pair.
+    had its URL searched once per pair.
     """
-    by_kind: dict[str, list[str] | None] = {}
-    for rule in rules:
-        substrings = [u for u in rule.url_contains if u]
-        if not substrings or by_kind.get(rule.kind, []) is None:
-            by_kind[rule.kind] = None  # a rule of this kind takes any URL
-        else:
-            by_kind.setdefault(rule.kind, []).extend(substrings)
-    filtered = {kind: subs for kind, subs in by_kind.items() if subs is not None}
-    if not filtered:
-        return Sql("1 = 1")
     whens, params = [], []
-    for kind, substrings in filtered.items():
-        url = _url_contains_any(substrings, d)
-        whens.append(f"WHEN %s THEN {url.text}")
-        params += [kind, *url.params]
-    return Sql(f"(CASE act.kind {' '.join(whens)} ELSE 1 = 1 END)", params)
+    for n, kind in enumerate(kinds):
+        substrings = _url_substrings(rules, kind)
+        if substrings:
+            url = _url_contains_any(substrings)
+            whens.append(f"WHEN {n} THEN {url.text}")
+            params += url.params
+    if not whens:
+        return Sql("1 = 1")
+    return Sql(f"(CASE act.kind_no {' '.join(whens)} ELSE 1 = 1 END)", params)
 
 
 def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection, d: Dialect):

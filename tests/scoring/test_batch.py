@@ -463,13 +463,16 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
 @pytest.mark.parametrize(
     ("lead_count", "chunk_size", "connections", "sizes"),
     [
-        (5, 100, 2, [3, 2]),  # fewer leads than a chunk: still one chunk per connection
-        (30, 10, 2, [8, 8, 8, 6]),  # three chunks' worth: four equal ones, two rounds of two
-        (20, 10, 2, [10, 10]),
+        # Fewer leads than a chunk: still one chunk per connection, the second cut in two and
+        # its second half scored last, so the connections write their leads at other moments.
+        (5, 100, 2, [3, 1, 1]),
+        (30, 10, 2, [8, 4, 8, 6, 4]),  # three chunks' worth: four equal ones, two rounds of two
+        (20, 10, 2, [10, 5, 5]),
+        (30, 10, 3, [10, 6, 3, 7, 4]),  # the third connection starts on a third of a chunk
         (7, 10, 1, [7]),
     ],
 )
-def test_a_rescore_cuts_the_leads_into_equal_chunks_for_every_connection(
+def test_a_rescore_cuts_equal_chunks_for_every_connection_and_starts_them_out_of_step(
     lead_count, chunk_size, connections, sizes, settings
 ):
     settings.RESCORE_SYNC_CONNECTIONS = connections

@@ -69,11 +69,12 @@ def test_a_chunk_delivered_twice_is_counted_once(leads):
     ruleset.save()
     first = leads[0].pk
     run = start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True, chunk_size=3)
-    assert (run.done_chunks, run.total_chunks, run.leads_changed) == (2, 2, 5)
+    # Two chunks of three, the second cut in two (`lead_id_chunks`).
+    assert (run.done_chunks, run.total_chunks, run.leads_changed) == (3, 3, 5)
 
     rescore_chunk_now(run.pk, first, first + 3, only_with_activity=False)  # redelivered
     run.refresh_from_db()
-    assert (run.done_chunks, run.leads_changed, run.status) == (2, 5, RescoreRun.Status.DONE)
+    assert (run.done_chunks, run.leads_changed, run.status) == (3, 5, RescoreRun.Status.DONE)
 
 
 def test_a_run_that_stops_making_progress_is_queued_again_and_one_that_moves_is_not(leads):
