@@ -326,3 +326,30 @@ def test_a_decay_pass_scores_two_chunks_at_once_and_stores_what_one_at_a_time_wo
 
     assert most_at_once[0] == 2
     assert list(Lead.objects.order_by("pk").values_list(*score_fields)) == one_at_a_time
+
+
+def test_a_chunk_that_fails_stops_a_run_here_and_its_error_reaches_the_caller(
+    scored_leads, settings, monkeypatch
+):
+    ruleset, _ = scored_leads
+    Lead.objects.bulk_create(Lead(email=f"more{n}@northwind.com") for n in range(30))
+    settings.RESCORE_SYNC_CONNECTIONS = 2
+    chunks = lead_id_chunks(10)
+    real_chunk, lock, started = scoring_services.rescore_chunk_now, threading.Lock(), []
+
+    def failing_chunk(run_id, start, stop, **options):
+        with lock:
+            started.append(start)
+        if start == chunks[0][0]:
+            raise RuntimeError("the database went away")
+        return real_chunk(run_id, start, stop, **options)
+
+    monkeypatch.setattr(scoring_services, "rescore_chunk_now", failing_chunk)
+    with pytest.raises(RuntimeError, match="went away"):
+        start_rescore(ruleset, reason="rescore", sync=True, chunk_size=10)
+
+    # The other connection finishes the chunk it had begun, and starts no other.
+    assert set(started) <= {chunks[0][0], chunks[1][0]}
+    run = RescoreRun.objects.latest("pk")
+    assert (run.status, run.total_chunks) == (RescoreRun.Status.RUNNING, len(chunks))
+    assert run.done_chunks == len(started) - 1  # for the stall sweep to queue the rest
