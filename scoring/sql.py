@@ -503,7 +503,7 @@ def _matched_sql(
     age, age_params = d.age_days("act.occurred_at", as_of)
     could_match = _could_match(rules, kinds)
     return Sql(
-        f"SELECT act.lead_id AS lead_id, r.rule_no AS rule_no, act.occurred_at AS occurred_at, "
+        f"SELECT act.lead_id AS lead_id, r.rule_no AS rule_no, "
         f"CASE WHEN r.decays = 1 THEN POWER(0.5, {age} / %s) ELSE 1.0 END AS w "
         f"FROM ({activities}) act JOIN ({rule_rows}) r ON r.kind_no = act.kind_no "
         f"WHERE {could_match.text} AND {condition}",
@@ -583,12 +583,15 @@ def interest_sql(ruleset: RuleSetSpec, as_of: datetime, selection: LeadSelection
         parts = [contribution[index[id(r)]] for r in members]
         terms.append(f"COALESCE({', '.join(sql for sql, _ in parts)}, 0)")
         params.extend(p for _, member_params in parts for p in member_params)
+    # A capped rule counts a lead's most recent activities, numbered here by weight: decay falls
+    # with age, and a rule that does not decay weighs every activity 1, so the capped sum is the
+    # same, and the sort carries no timestamps.
     text = f"""
         SELECT lead_id, {" + ".join(terms)} AS interest FROM (
             SELECT lead_id, {", ".join(aggregates)}
             FROM (
                 SELECT lead_id, rule_no, w, ROW_NUMBER() OVER (
-                    PARTITION BY lead_id, rule_no ORDER BY occurred_at DESC) AS rn
+                    PARTITION BY lead_id, rule_no ORDER BY w DESC) AS rn
                 FROM ({matched.text}) matched
             ) numbered
             GROUP BY lead_id
