@@ -466,7 +466,7 @@ def test_rescore_memory_does_not_grow_with_the_number_of_activities():
         # Fewer leads than a chunk: still one chunk per connection, the second cut in two and
         # its second half scored last, so the connections write their leads at other moments.
         (5, 100, 2, [3, 1, 1]),
-        (30, 10, 2, [8, 4, 8, 6, 4]),  # three chunks' worth: four equal ones, two rounds of two
+        (30, 10, 2, [8, 4, 8, 6, 4]),  # three chunks' worth: four equal ones, the second halved
         (20, 10, 2, [10, 5, 5]),
         (30, 10, 3, [10, 6, 3, 7, 4]),  # the third connection starts on a third of a chunk
         (7, 10, 1, [7]),
