@@ -9,6 +9,9 @@ DATABASE_URL at a database of its own. The generated set is recognised by its e-
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import os
 import platform
@@ -679,12 +682,26 @@ def _percentile(samples: list[float], pct: float) -> float:
 
 def _reset_peak_memory() -> bool:
     """Linux lets a process reset its peak RSS, so the figure is the rescore's own, not the
-    data generation's that ran before it in the same process."""
+    data generation's that ran before it in the same process. What generation freed is handed
+    back to the system first, as glibc keeps it resident otherwise (at 200,000 leads the process
+    held 142 MB after generating without this, 128 MB with it, 93 MB when it reused the data)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: it may then include it
+        ctypes.CDLL(None).malloc_trim(0)
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         return False
     return True
+
+
+def _resident_memory_mb() -> float | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return int(kb) / 1024 if kb else None
 
 
 def _peak_memory_mb() -> float:
@@ -889,6 +906,7 @@ def _run(options: Options, log: Log) -> Report:
     floors: dict[int, list[float]] = {workers: [] for workers in worker_counts}
     speed_before = cpu_check()
     memory_reset = _reset_peak_memory()
+    resident = _resident_memory_mb()
 
     # Each rescore is followed by the floors, so all meet the same page cache: timed one series
     # after the other, the first rescores read cold pages that the floors then found warm. And
@@ -949,6 +967,8 @@ def _run(options: Options, log: Log) -> Report:
     ]
     if not memory_reset:
         notes.append("Peak memory is the process's since it started (no /proc/self/clear_refs).")
+    elif resident is not None:
+        notes.append(f"The process held {resident:.0f} MB when the rescores began.")
     difference = check_floor(ruleset, timezone.now())
     notes.append(
         f"The floor agrees with the product's scoring statement to {difference:.1e} points "

@@ -61,6 +61,9 @@ def test_it_prints_every_figure_with_its_target_and_writes_benchmarks_md(tmp_pat
     # The floor is timed with each worker count up to one per core; the fastest is the floor.
     for workers in floor_worker_counts():
         assert re.search(rf"{workers} parallel worker\(s\): \d+\.\d\d s", written)
+    # What the process held before the rescores, so the peak can be read as the rescore's own.
+    if Path("/proc/self/status").exists():
+        assert re.search(r"The process held \d+ MB when the rescores began", written)
     assert Lead.objects.count() == 300
     # The ingest figures' activities are removed: the generated set stays as generated.
     assert Activity.objects.count() == 3000
