@@ -518,19 +518,20 @@ def _round(value: float) -> float:
 
 def score_of(lead: Lead) -> ScoreOut:
     """The stored score, explained as of the instant it was computed so the parts add up."""
+    score = lead.score
     active = RuleSet.objects.active()
-    if lead.ruleset_version is None:
+    if score.ruleset_version is None:
         ruleset = None
-    elif active is not None and active.version == lead.ruleset_version:
+    elif active is not None and active.version == score.ruleset_version:
         ruleset = active
     else:
         # Between a publish and the end of its rescore the lead still has the old rule set's
         # score: name that one (its rules are no longer explained).
-        ruleset = RuleSet.objects.filter(version=lead.ruleset_version).first()
+        ruleset = RuleSet.objects.filter(version=score.ruleset_version).first()
     contributions = []
     explained = None
-    if lead.scored_at is not None and ruleset is not None and ruleset == active:
-        explained = explain_lead(lead, as_of=lead.scored_at)
+    if score.scored_at is not None and ruleset is not None and ruleset == active:
+        explained = explain_lead(lead, as_of=score.scored_at)
     if explained is not None:
         contributions = [
             ContributionOut(
@@ -551,15 +552,15 @@ def score_of(lead: Lead) -> ScoreOut:
             for c in explained.contributions
         ]
     return ScoreOut(
-        fit=_round(lead.fit_score),
-        interest=_round(lead.interest_score),
-        total=_round(lead.total_score),
-        fit_tier=lead.fit_tier,
-        interest_tier=lead.interest_tier,
-        cell=lead.cell,
-        action=ruleset.matrix.get(lead.cell) if ruleset is not None else None,
-        disqualified=lead.disqualified,
-        as_of=lead.scored_at,
+        fit=_round(score.fit_score),
+        interest=_round(score.interest_score),
+        total=_round(score.total_score),
+        fit_tier=score.fit_tier,
+        interest_tier=score.interest_tier,
+        cell=score.cell,
+        action=ruleset.matrix.get(score.cell) if ruleset is not None else None,
+        disqualified=score.disqualified,
+        as_of=score.scored_at,
         ruleset=RuleSetRef(name=ruleset.name, version=ruleset.version) if ruleset else None,
         contributions=contributions,
     )

@@ -364,7 +364,7 @@ def upsert(request: HttpRequest, payload: LeadIn) -> Status:
             email=payload.email, account=account, **payload.lead_fields()
         )
     # Read back as GET would: the service's instance can hold a stale copy of the account.
-    lead = Lead.objects.select_related("account").get(pk=lead.pk)
+    lead = Lead.objects.select_related("account", "score").get(pk=lead.pk)
     return Status(201 if created else 200, LeadOut.of(lead))
 
 
@@ -375,7 +375,7 @@ def upsert(request: HttpRequest, payload: LeadIn) -> Status:
     summary="A lead with its score and why",
 )
 def lead_detail(request: HttpRequest, lead_id: int) -> LeadOut:
-    lead = Lead.objects.select_related("account").filter(pk=lead_id).first()
+    lead = Lead.objects.select_related("account", "score").filter(pk=lead_id).first()
     if lead is None:
         raise Http404("No lead with this id.")
     return LeadOut.of(lead)
@@ -390,7 +390,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> LeadOut:
 def lead_by_email(request: HttpRequest, email: str) -> LeadOut:
     if "\x00" in email:
         raise holds_nul("email")
-    lead = Lead.objects.select_related("account").filter(email=normalize_email(email)).first()
+    lead = (
+        Lead.objects.select_related("account", "score").filter(email=normalize_email(email)).first()
+    )
     if lead is None:
         raise Http404("No lead with this e-mail.")
     return LeadOut.of(lead)

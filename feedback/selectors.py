@@ -18,7 +18,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from leads.models import Account, Activity, Lead
+from leads.models import Account, Activity, Lead, LeadScore
 from leads.selectors import count_activities_since
 from scoring.models import RuleSet
 from scoring.rulesets import ACTION_LABELS, MQL_ACTIONS
@@ -61,8 +61,9 @@ def home_summary() -> dict:
 
 def _home_counts(ruleset: RuleSet | None) -> dict:
     mql_cells = [c for c, a in (ruleset.matrix if ruleset else {}).items() if a in MQL_ACTIONS]
-    # Counted on `cell`, not `id`: the cell index holds it, so a vacuumed table is not read.
-    counts = Lead.objects.aggregate(
+    # Counted on the score rows' `cell` (one row per lead), not the leads' ids: the cell index
+    # holds it, so a vacuumed table is not read.
+    counts = LeadScore.objects.aggregate(
         leads=Count("cell"),
         in_mql_cells=Count("cell", filter=Q(cell__in=mql_cells, disqualified=False)),
         disqualified=Count("cell", filter=Q(disqualified=True)),
@@ -176,23 +177,28 @@ class QueuePage:
         return self.number + 1
 
 
-def paged(rows: QuerySet, number: int, *, pick_first: bool = False) -> QueuePage:
+def paged(
+    rows: QuerySet, number: int, *, pick_first: bool = False, pick_from: QuerySet | None = None
+) -> QueuePage:
     """One page of PAGE_SIZE rows. One more row is read to know whether a next page exists,
     instead of counting them all.
 
     With `pick_first` the page's primary keys are picked without `rows`' joins, then its rows
     read with them: for a long list sorted on a column no index holds, so that only the page's
-    rows are joined. `rows` must be ordered down to a unique column, or pages could overlap.
+    rows are joined. `pick_from` picks them from other rows whose primary keys are `rows`'
+    (in the same order), when a table of their own holds the filter and the sort. `rows` must
+    be ordered down to a unique column, or pages could overlap.
     """
     number = min(max(1, number), MAX_PAGE)
     offset = (number - 1) * PAGE_SIZE
-    window = rows[offset : offset + PAGE_SIZE + 1]
-    if pick_first:
-        picked = list(window.values_list("pk", flat=True))
+    window = slice(offset, offset + PAGE_SIZE + 1)
+    if pick_first or pick_from is not None:
+        keys = pick_from if pick_from is not None else rows
+        picked = list(keys[window].values_list("pk", flat=True))
         has_next = len(picked) > PAGE_SIZE
         fetched = list(rows.filter(pk__in=picked[:PAGE_SIZE]))
     else:
-        fetched = list(window)
+        fetched = list(rows[window])
         has_next = len(fetched) > PAGE_SIZE
     return QueuePage(
         rows=fetched[:PAGE_SIZE],
@@ -414,7 +420,7 @@ class LeadPage:
 
 
 def lead_or_404(lead_id: int, user: AbstractBaseUser) -> Lead:
-    lead = Lead.objects.select_related("account", "owner").filter(pk=lead_id).first()
+    lead = Lead.objects.select_related("account", "owner", "score").filter(pk=lead_id).first()
     # Not there and not yours look the same: ids cannot be probed.
     if lead is None or not can_see_lead(user, lead):
         raise Http404("No such lead.")
@@ -458,8 +464,8 @@ def lead_page(lead_id: int, user: AbstractBaseUser, *, now: datetime | None = No
     if account:
         others = list(
             account.leads.exclude(pk=lead.pk)
-            .select_related("owner")
-            .order_by("-total_score", "pk")[:21]
+            .select_related("owner", "score")
+            .order_by("-score__total_score", "pk")[:21]
         )
     handoffs = decorate(
         list(
@@ -488,13 +494,11 @@ def lead_page(lead_id: int, user: AbstractBaseUser, *, now: datetime | None = No
 
 # The matrix --------------------------------------------------------------------------------------
 
-CELL_SORTS = {
-    "score": ("-total_score", "pk"),
-    "fit": ("-fit_score", "pk"),
-    "interest": ("-interest_score", "pk"),
-    "newest": ("-created_at", "-pk"),
-    "name": ("last_name", "first_name", "pk"),
-}
+# The score sorts are the score rows' columns (a lead's score row has the lead's id as its
+# primary key); the others, the leads'.
+SCORE_SORTS = {"score": "total_score", "fit": "fit_score", "interest": "interest_score"}
+LEAD_SORTS = {"newest": ("-created_at", "-pk"), "name": ("last_name", "first_name", "pk")}
+CELL_SORTS = {*SCORE_SORTS, *LEAD_SORTS}
 
 
 @dataclass
@@ -516,7 +520,7 @@ def matrix(ruleset: RuleSet | None, month_cells: dict) -> list[list[MatrixCell]]
     lead counts per cell in one grouped query (on the cell index alone, as `home_summary`)."""
     counts = {
         row["cell"]: row
-        for row in Lead.objects.order_by()
+        for row in LeadScore.objects.order_by()
         .values("cell")
         .annotate(n=Count("cell"), dq=Count("cell", filter=Q(disqualified=True)))
     }
@@ -543,9 +547,13 @@ def matrix(ruleset: RuleSet | None, month_cells: dict) -> list[list[MatrixCell]]
 
 def cell_leads(cell: str, *, sort: str = "score", page: int = 1) -> QueuePage:
     """A page of the leads in a cell, in the chosen order. The page's leads are picked from
-    the leads alone (see `paged`): joined to accounts and owners first, PostgreSQL joined the
-    half million leads of C3 before sorting them (1.3 s at a million leads, 0.2 s alone). No
-    index serves the score orders: one holding a score would make every rescore's updates
-    non-HOT."""
-    leads = Lead.objects.filter(cell=cell).select_related("account", "owner")
-    return paged(leads.order_by(*CELL_SORTS.get(sort, CELL_SORTS["score"])), page, pick_first=True)
+    the leads alone, or for a score order from the score rows alone (see `paged`): joined to
+    accounts and owners first, PostgreSQL joined the half million leads of C3 before sorting
+    them (1.3 s at a million leads, 0.2 s alone). No index serves the score orders: one holding
+    a score would make every rescore's updates non-HOT."""
+    leads = Lead.objects.filter(score__cell=cell).select_related("account", "owner", "score")
+    if sort in LEAD_SORTS:
+        return paged(leads.order_by(*LEAD_SORTS[sort]), page, pick_first=True)
+    column = SCORE_SORTS.get(sort, SCORE_SORTS["score"])
+    scores = LeadScore.objects.filter(cell=cell).order_by(f"-{column}", "pk")
+    return paged(leads.order_by(f"-score__{column}", "pk"), page, pick_from=scores)

@@ -23,7 +23,7 @@ from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from config import broker
-from leads.models import Activity, Lead, Stage
+from leads.models import Activity, Lead, LeadScore, Stage
 from leads.services import leads_by_email
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
@@ -77,7 +77,7 @@ def held_back(lead_ids: Sequence[int], ruleset: RuleSet, now: datetime) -> set[i
     leads = {
         row["pk"]: row
         for row in Lead.objects.filter(pk__in=last).values(
-            "pk", "fit_score", "updated_at", "account__updated_at"
+            "pk", "score__fit_score", "updated_at", "account__updated_at"
         )
     }
     newest_arrival = dict(
@@ -94,7 +94,7 @@ def held_back(lead_ids: Sequence[int], ruleset: RuleSet, now: datetime) -> set[i
         if disposition == Disposition.ACCEPTED:
             held.add(lead_id)  # sales owns it now
         elif disposition == Disposition.BAD_FIT:
-            if not lead["fit_score"] > handoff["fit_score"] + 1e-9:
+            if not lead["score__fit_score"] > handoff["fit_score"] + 1e-9:
                 held.add(lead_id)
         elif disposition == Disposition.BAD_TIMING:
             arrived = newest_arrival.get(lead_id)
@@ -178,7 +178,7 @@ def open_handoffs(
     if not lead_ids:
         return []
     spec = spec or ruleset.to_spec()
-    leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
+    leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account", "score"))
     activities = defaultdict(list)
     for pk, lead_id, kind, occurred_at, url in Activity.objects.filter(
         lead_id__in=lead_ids
@@ -195,7 +195,7 @@ def open_handoffs(
     hours = ruleset.sla_hours
     new = []
     for lead in leads:
-        mql_class = ruleset.matrix[lead.cell]
+        mql_class = ruleset.matrix[lead.score.cell]
         assignee = assignee_of.get(lead.pk)
         assignee_id = owners.get(lead.account_id) or (assignee.pk if assignee else None)
         first_touch_due = now + timedelta(hours=hours[mql_class])
@@ -203,10 +203,10 @@ def open_handoffs(
             Handoff(
                 lead=lead,
                 ruleset=ruleset,
-                fit_score=lead.fit_score,
-                interest_score=lead.interest_score,
-                total_score=lead.total_score,
-                cell=lead.cell,
+                fit_score=lead.score.fit_score,
+                interest_score=lead.score.interest_score,
+                total_score=lead.score.total_score,
+                cell=lead.score.cell,
                 contributions=_snapshot(lead, activities[lead.pk], spec, now),
                 mql_class=mql_class,
                 rank=MQL_RANK[mql_class],
@@ -254,22 +254,24 @@ def record_contributions(handoffs: Iterable[Handoff]) -> None:
 def _set_stage(leads: Sequence[Lead], stage: str, *, reason: str, now: datetime) -> None:
     """Move leads to a stage and record it. update() keeps the leads' updated_at, which only
     data edits may move (the bad-data hold-back reads it)."""
+    scores = LeadScore.objects.in_bulk([lead.pk for lead in leads])
     ScoreChange.objects.bulk_create(
         ScoreChange(
             lead=lead,
             changed_at=now,
             reason=reason,
-            ruleset_version=lead.ruleset_version,
-            from_cell=lead.cell,
-            to_cell=lead.cell,
+            ruleset_version=score.ruleset_version,
+            from_cell=score.cell,
+            to_cell=score.cell,
             from_stage=lead.stage,
             to_stage=stage,
-            fit_score=lead.fit_score,
-            interest_score=lead.interest_score,
-            total_score=lead.total_score,
-            disqualified=lead.disqualified,
+            fit_score=score.fit_score,
+            interest_score=score.interest_score,
+            total_score=score.total_score,
+            disqualified=score.disqualified,
         )
         for lead in leads
+        for score in [scores[lead.pk]]
     )
     Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(stage=stage)
 
@@ -542,13 +544,13 @@ def flag_score(lead_id: int, *, user: AbstractBaseUser, direction: str, reason: 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why, so marketing can fix the rule."})
-    lead = Lead.objects.get(pk=lead_id)
+    lead = Lead.objects.select_related("score").get(pk=lead_id)
     return ScoreFlag.objects.create(
         lead=lead,
         handoff=Handoff.objects.open().filter(lead=lead).first(),
         direction=direction,
         reason=reason,
-        total_score=lead.total_score,
+        total_score=lead.score.total_score,
         flagged_by=user,
     )
 

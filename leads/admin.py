@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.db.models import Q
 from import_export.admin import ExportMixin
 
@@ -7,9 +8,9 @@ from scoring.rulesets import MATRIX_CELLS
 from scoring.services import rescore_leads
 
 from .admin_imports import CsvImportAdminMixin
-from .admin_lists import KnownValuesFilter, NewestRecordedFirst, by_lead_address, total_points
+from .admin_lists import KnownValuesFilter, NewestRecordedFirst, by_lead_address
 from .imports import ActivityImport, LeadImport
-from .models import Account, Activity, Lead
+from .models import Account, Activity, Lead, LeadScore
 from .resources import LeadScoreResource
 from .selectors import activity_kinds
 
@@ -17,18 +18,21 @@ from .selectors import activity_kinds
 class CellFilter(KnownValuesFilter):
     title = "cell"
     parameter_name = "cell"
+    field_path = "score__cell"
     values = MATRIX_CELLS
 
 
 class FitTierFilter(KnownValuesFilter):
     title = "fit tier"
     parameter_name = "fit_tier"
+    field_path = "score__fit_tier"
     values = ("A", "B", "C")
 
 
 class InterestTierFilter(KnownValuesFilter):
     title = "interest tier"
     parameter_name = "interest_tier"
+    field_path = "score__interest_tier"
     values = (1, 2, 3)
 
 
@@ -45,13 +49,52 @@ class ActivityKindFilter(admin.SimpleListFilter):
         return queryset if self.value() is None else queryset.filter(kind=self.value())
 
 
-class LeadInline(admin.TabularInline):
+def _score_display(name: str):
+    """A read-only admin field showing the lead's `name` from its score row (the defaults, an
+    unscored C3, for a lead not saved yet)."""
+    field = LeadScore._meta.get_field(name)
+
+    @admin.display(
+        description=field.verbose_name,
+        ordering=f"score__{name}",
+        boolean=isinstance(field, models.BooleanField),
+    )
+    def display(self, obj: Lead):
+        return getattr(getattr(obj, "score", None) or LeadScore(), name)
+
+    return display
+
+
+@admin.display(description="Score", ordering="score__total_score")
+def total_points(obj: Lead) -> int:
+    """The lead's total score in whole points, as `admin_lists.total_points` shows it."""
+    return round(obj.score.total_score)
+
+
+class ScoreFields:
+    """Read-only fields of a lead's score on a lead's admin (scores live on LeadScore)."""
+
+    fit_score = _score_display("fit_score")
+    interest_score = _score_display("interest_score")
+    total_score = _score_display("total_score")
+    fit_tier = _score_display("fit_tier")
+    interest_tier = _score_display("interest_tier")
+    cell = _score_display("cell")
+    disqualified = _score_display("disqualified")
+    scored_at = _score_display("scored_at")
+    ruleset_version = _score_display("ruleset_version")
+
+
+class LeadInline(ScoreFields, admin.TabularInline):
     model = Lead
     fields = ["email", "first_name", "last_name", "title", "cell", "total_score", "stage"]
     readonly_fields = fields
     extra = 0
     show_change_link = True
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("score")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -71,7 +114,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
+class LeadAdmin(ScoreFields, ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
     importer = LeadImport
     resource_classes = [LeadScoreResource]
     list_display = [
@@ -79,17 +122,17 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
         "full_name",
         "title",
         "account",
-        "cell",
+        "score__cell",
         total_points,
         "stage",
-        "disqualified",
+        "score__disqualified",
         "owner",
         "created_at",
     ]
     list_filter = [
         CellFilter,
         "stage",
-        "disqualified",
+        "score__disqualified",
         FitTierFilter,
         InterestTierFilter,
         "source",
@@ -100,14 +143,26 @@ class LeadAdmin(ExportMixin, CsvImportAdminMixin, admin.ModelAdmin):
         "An address finds the leads whose e-mail begins with it; other text is looked for in "
         "e-mails, names, accounts and CRM ids."
     )
-    list_select_related = ["account", "owner"]
+    list_select_related = ["account", "owner", "score"]
     autocomplete_fields = ["account"]
     raw_id_fields = ["owner"]
     # Dates filter by range: date_hierarchy read every date (5.4 s at a million leads). No
     # second count of all leads beside the paginator's, and no counts per filter choice.
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = [*Lead.SCORE_FIELDS, "email_domain", "email_is_free"]
+    readonly_fields = [
+        "fit_score",
+        "interest_score",
+        "total_score",
+        "fit_tier",
+        "interest_tier",
+        "cell",
+        "disqualified",
+        "scored_at",
+        "ruleset_version",
+        "email_domain",
+        "email_is_free",
+    ]
     fieldsets = [
         (None, {"fields": ["email", ("first_name", "last_name"), "title", "account", "owner"]}),
         ("Source", {"fields": ["source", "external_id", "created_at", "attributes"]}),

@@ -25,6 +25,7 @@ class KnownValuesFilter(admin.SimpleListFilter):
     not one of them is refused as Django refuses any bad filter (the list reloads with ?e=1)."""
 
     values: tuple = ()
+    field_path = ""  # what is filtered on, when it is not the parameter itself
 
     def lookups(self, request, model_admin):
         return [(str(value), str(value)) for value in self.values]
@@ -35,7 +36,7 @@ class KnownValuesFilter(admin.SimpleListFilter):
             return queryset
         if value not in {str(known) for known in self.values}:
             raise IncorrectLookupParameters(f"No {self.title} {value!r}.")
-        return queryset.filter(**{self.parameter_name: value})
+        return queryset.filter(**{self.field_path or self.parameter_name: value})
 
 
 def by_lead_address(queryset: QuerySet, term: str, *, or_: Q | None = None) -> QuerySet:

@@ -151,36 +151,8 @@ class Lead(models.Model):
     email_domain = models.CharField(max_length=253, editable=False)
     email_is_free = models.BooleanField(default=False, editable=False)
 
-    # Scoring state, kept current by the scoring engine. Only the cell is indexed (the matrix's
-    # drill-down, lead_cell_idx): an indexed column rules out PostgreSQL's HOT update whenever
-    # it changes, and the cell changes far less often than the scores do.
-    fit_score = models.FloatField(default=0, editable=False)
-    interest_score = models.FloatField(default=0, editable=False)
-    total_score = models.FloatField(default=0, editable=False)
-    fit_tier = models.CharField(max_length=1, default="C", editable=False)
-    interest_tier = models.PositiveSmallIntegerField(default=3, editable=False)
-    cell = models.CharField(max_length=2, default="C3", editable=False)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
-    disqualified = models.BooleanField(default=False, editable=False)
-    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
-    ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    # Which fit rules computed fit_score (`scoring.sql.fit_rules_digest`); scoring keeps the
-    # stored fit while it matches. Database triggers clear it when a field fit rules read
-    # changes, on the lead or its account (`leads.fit_triggers`: a migration altering either
-    # table must drop and re-create them).
-    fit_rules_digest = models.BigIntegerField(null=True, blank=True, editable=False)
-    SCORE_FIELDS = (  # what scoring writes (the stage is the handoffs')
-        "fit_score",
-        "interest_score",
-        "total_score",
-        "fit_tier",
-        "interest_tier",
-        "cell",
-        "disqualified",
-        "scored_at",
-        "ruleset_version",
-        "fit_rules_digest",
-    )
+    # A lead's scores live in LeadScore (`lead.score`), one row per lead.
 
     class Meta:
         ordering = ["-created_at"]
@@ -193,9 +165,6 @@ class Lead(models.Model):
             ),
             models.CheckConstraint(condition=~models.Q(email=""), name="lead_email_not_empty"),
         ]
-        indexes = [
-            models.Index(fields=["cell", "disqualified"], name="lead_cell_idx"),
-        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email
@@ -203,21 +172,7 @@ class Lead(models.Model):
     def save(self, *args, **kwargs):
         self.normalize()
         update_fields = kwargs.get("update_fields")
-        if self._state.adding or self.pk is None:
-            self.fit_rules_digest = None  # a copy of another lead is scored afresh
-        elif update_fields is None:
-            # The scores are scoring's to write, in SQL: a copy of the lead read before a
-            # rescore must not put its old scores back. (Deferred fields are left out too, as
-            # Django's own save does.)
-            deferred = self.get_deferred_fields()
-            kwargs["update_fields"] = [
-                f.name
-                for f in self._meta.concrete_fields
-                if not f.primary_key
-                and f.name not in self.SCORE_FIELDS
-                and f.attname not in deferred
-            ]
-        elif "email" in update_fields:
+        if update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_domain", "email_is_free"}
         super().save(*args, **kwargs)
 
@@ -232,6 +187,45 @@ class Lead(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class LeadScore(models.Model):
+    """A lead's scoring state, kept current by the scoring engine: one row per lead.
+
+    A table of its own, not columns of leads_lead, because a full rescore rewrites about every
+    lead's scores: here it writes and reads ~94-byte rows instead of the lead's ~224 bytes. A
+    database trigger inserts the row whenever a lead is inserted, whatever the path (ORM,
+    bulk_create, COPY), so every lead has one; the database defaults make a new lead an
+    unscored C3. Only the cell is indexed (the matrix's drill-down): an indexed column rules
+    out PostgreSQL's HOT update whenever it changes, and the cell changes far less often than
+    the scores do. Scoring writes these rows in SQL only, so the fields are not editable.
+    """
+
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="score"
+    )
+    fit_score = models.FloatField(default=0, db_default=0, editable=False)
+    interest_score = models.FloatField(default=0, db_default=0, editable=False)
+    total_score = models.FloatField(default=0, db_default=0, editable=False)
+    fit_tier = models.CharField(max_length=1, default="C", db_default="C", editable=False)
+    interest_tier = models.PositiveSmallIntegerField(default=3, db_default=3, editable=False)
+    cell = models.CharField(max_length=2, default="C3", db_default="C3", editable=False)
+    disqualified = models.BooleanField(default=False, db_default=False, editable=False)
+    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Which fit rules computed fit_score (`scoring.sql.fit_rules_digest`); scoring keeps the
+    # stored fit while it matches. Database triggers clear it when a field fit rules read
+    # changes, on the lead or its account (`leads.fit_triggers`: a migration altering those
+    # tables must drop and re-create them).
+    fit_rules_digest = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cell", "disqualified"], name="leadscore_cell_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.cell}"
 
 
 class Activity(models.Model):

@@ -40,7 +40,7 @@ from api.services import create_token
 from feedback.models import Disposition, Handoff, MqlClass, SdrProfile
 from feedback.roles import MANAGER, SDR
 from feedback.services import close_finished_months
-from leads.models import Account, Activity, Lead, Stage
+from leads.models import Account, Activity, Lead, LeadScore, Stage
 
 from .models import RuleSet, ScoreChange
 from .rulesets import DEFAULT_RULESET_PATH, parse_ruleset, ruleset_to_dict
@@ -49,7 +49,7 @@ from .services import (
     load_default_ruleset,
     refresh_planner_statistics,
     start_rescore,
-    vacuum_leads,
+    vacuum_scores,
 )
 from .sql import LeadSelection, dialect_for, score_select
 
@@ -294,14 +294,7 @@ def _lead_rows(
             created,
             domain,
             free,
-            0.0,
-            0.0,
-            0.0,
-            "C",
-            3,
-            "C3",
             Stage.LEAD,
-            False,
         )
 
 
@@ -461,14 +454,7 @@ def generate(options: Options, ruleset: RuleSet, sdrs: list[User], log: Log) -> 
                 "updated_at",
                 "email_domain",
                 "email_is_free",
-                "fit_score",
-                "interest_score",
-                "total_score",
-                "fit_tier",
-                "interest_tier",
-                "cell",
                 "stage",
-                "disqualified",
             ],
             _lead_rows(rng, options.leads, account_ids, competitor.pk, start),
         )
@@ -546,7 +532,8 @@ def _vacuum() -> None:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(
-                "VACUUM (ANALYZE) leads_lead, leads_account, leads_activity, scoring_scorechange, "
+                "VACUUM (ANALYZE) leads_lead, leads_leadscore, leads_account, leads_activity, "
+                "scoring_scorechange, "
                 "feedback_handoff, feedback_handoffcontribution"
             )
     else:
@@ -801,9 +788,11 @@ class _IngestUndo:
     handoff_mark: int
     change_mark: int
     leads: list[Lead]
+    scores: list[LeadScore]
     turns: list[SdrProfile]
 
-    STATE = ("owner", "stage", *Lead.SCORE_FIELDS)
+    STATE = ("owner", "stage")
+    SCORE_STATE = tuple(f.name for f in LeadScore._meta.concrete_fields if not f.primary_key)
 
     @classmethod
     def mark(cls, lead_ids: list[int]) -> _IngestUndo:
@@ -811,6 +800,7 @@ class _IngestUndo:
             handoff_mark=Handoff.objects.aggregate(mark=Max("pk"))["mark"] or 0,
             change_mark=ScoreChange.objects.aggregate(mark=Max("pk"))["mark"] or 0,
             leads=list(Lead.objects.filter(pk__in=lead_ids).only(*cls.STATE)),
+            scores=list(LeadScore.objects.filter(pk__in=lead_ids)),
             turns=list(SdrProfile.objects.only("last_assigned_at")),
         )
 
@@ -821,6 +811,7 @@ class _IngestUndo:
             Handoff.objects.filter(pk__gt=self.handoff_mark, lead_id__in=lead_ids).delete()
             ScoreChange.objects.filter(pk__gt=self.change_mark, lead_id__in=lead_ids).delete()
             Lead.objects.bulk_update(self.leads, self.STATE, batch_size=BATCH_SIZE)
+            LeadScore.objects.bulk_update(self.scores, self.SCORE_STATE, batch_size=BATCH_SIZE)
             SdrProfile.objects.bulk_update(self.turns, ["last_assigned_at"])
 
 
@@ -920,7 +911,7 @@ def _run(options: Options, log: Log) -> Report:
         _checkpoint()
         return _timed(lambda: start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True))
 
-    if Lead.objects.filter(fit_rules_digest__isnull=True).exists():
+    if LeadScore.objects.filter(fit_rules_digest__isnull=True).exists():
         log("  storing every lead's fit (untimed; data from before fit was kept)…")
         start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, sync=True)
     for n in range(options.repeats):
@@ -931,11 +922,11 @@ def _run(options: Options, log: Log) -> Report:
             floors[workers].append(_timed(partial(run_floor, workers)))
             taken = floors[workers][-1]
             log(f"  SQL floor {n + 1}/{options.repeats}, {workers} worker(s): {taken:.2f} s")
-        Lead.objects.filter(fit_rules_digest__isnull=False).update(fit_rules_digest=None)
+        LeadScore.objects.filter(fit_rules_digest__isnull=False).update(fit_rules_digest=None)
         recomputed.append(rescore())
         log(f"  full rescore, every fit computed {n + 1}/{options.repeats}: {recomputed[-1]:.2f} s")
     peak = _peak_memory_mb()
-    vacuum_leads()  # untimed, as after a run: what follows meets the leads as a worker leaves them
+    vacuum_scores()  # untimed, as after a run: what follows meets the leads as a worker leaves them
     for n in range(options.repeats):
         decays.append(_timed(decay_scores))
         log(f"  decay pass {n + 1}/{options.repeats}: {decays[-1]:.2f} s")

@@ -15,18 +15,15 @@ def score_rows() -> Iterator[dict]:
     """Each lead's stored score for export_scores, ordered by e-mail, streamed in chunks."""
     ruleset = RuleSet.objects.active()
     matrix = ruleset.matrix if ruleset else {}
+    scores = ("fit_score", "interest_score", "total_score", "fit_tier", "interest_tier", "cell")
     leads = Lead.objects.order_by("email").values(
         "email",
-        "fit_score",
-        "interest_score",
-        "total_score",
-        "fit_tier",
-        "interest_tier",
-        "cell",
-        "disqualified",
+        *(f"score__{name}" for name in (*scores, "disqualified")),
         "stage",
     )
     for row in leads.iterator(chunk_size=5000):
+        # Named as the columns are: the scores live on the lead's score row.
+        row = {key.removeprefix("score__"): value for key, value in row.items()}
         for key in ("fit_score", "interest_score", "total_score"):
             row[key] = round(row[key], 2)
         row["action"] = matrix.get(row["cell"], "")

@@ -188,8 +188,8 @@ def apply_scores(
     spec = spec or ruleset.to_spec()
     d = dialect_for(connection)
     select = score_select(spec, as_of, selection, d)
-    # The chunk's id range on leads_lead as well: without it the UPDATE's join reads the leads
-    # of every chunk before this one.
+    # The chunk's id range on leads_leadscore as well: without it the UPDATE's join reads the
+    # score rows of every chunk before this one.
     in_range = LeadSelection(start=selection.start, stop=selection.stop)
     store = _Store(
         select=select,
@@ -203,7 +203,7 @@ def apply_scores(
             if open_handoffs
             else []
         ),
-        lead_range=in_range.where("l.id", d),
+        lead_range=in_range.where("ls.lead_id", d),
         digest_sql=d.keep_digest_if_unwritten(),
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -236,41 +236,49 @@ class _Store:
     version: int
     fit_rules_digest: int
     mql_cells: list[str]  # empty: open no handoffs
-    lead_range: tuple[str, list]  # on l.id
+    lead_range: tuple[str, list]  # on ls.lead_id
     digest_sql: str  # the value of fit_rules_digest, from its one parameter
 
     def score_changes(self, scores: str) -> tuple[str, list]:
-        """INSERT a ScoreChange for each lead whose cell (or disqualification) moves."""
+        """INSERT a ScoreChange for each lead whose cell (or disqualification) moves.
+
+        The lead's stage is looked up for these leads alone, by id: the scoring statement reads
+        only score rows where it can, and joined here, PostgreSQL read all the leads (a
+        sequential scan of the whole table) for every chunk."""
         return (
             f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
                     from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
                     total_score, disqualified)
-                SELECT s.lead_id, %s, %s, %s,
-                       CASE WHEN s.never_scored THEN '' ELSE s.stored_cell END, s.cell,
-                       s.stage, s.stage, s.fit, s.interest, s.total, s.disqualified = 1
-                FROM {scores} s
-                WHERE s.stored_cell <> s.cell
-                   OR s.stored_disqualified <> (s.disqualified = 1)""",
+                SELECT m.lead_id, %s, %s, %s, m.from_cell, m.cell, m.stage, m.stage, m.fit,
+                       m.interest, m.total, m.disqualified = 1
+                FROM (SELECT s.lead_id, s.cell, s.fit, s.interest, s.total, s.disqualified,
+                             CASE WHEN s.never_scored THEN '' ELSE s.stored_cell END
+                                 AS from_cell,
+                             (SELECT l.stage FROM leads_lead l WHERE l.id = s.lead_id) AS stage
+                      FROM {scores} s
+                      WHERE s.stored_cell <> s.cell
+                         OR s.stored_disqualified <> (s.disqualified = 1)) m""",
             [self.now, self.reason, self.version],
         )
 
     def lead_update(self, scores: str) -> tuple[str, list]:
-        """UPDATE the leads whose stored score differs from the new one."""
+        """UPDATE the score rows whose stored score differs from the new one (aliased ls, the
+        row whose version `digest_sql` compares)."""
         range_sql, range_params = self.lead_range
         return (
-            f"""UPDATE leads_lead AS l SET fit_score = s.fit, interest_score = s.interest,
+            f"""UPDATE leads_leadscore AS ls SET fit_score = s.fit, interest_score = s.interest,
                     total_score = s.total, fit_tier = s.fit_tier,
                     interest_tier = s.interest_tier, cell = s.cell,
                     disqualified = (s.disqualified = 1), scored_at = %s, ruleset_version = %s,
                     fit_rules_digest = {self.digest_sql}
                 FROM {scores} s
-                WHERE l.id = s.lead_id AND {range_sql} AND (
-                    COALESCE(l.ruleset_version, 0) <> %s
-                    OR COALESCE(l.fit_rules_digest, 0) <> %s
-                    OR l.scored_at IS NULL
-                    OR ABS(l.fit_score - s.fit) > 1e-9
-                    OR ABS(l.interest_score - s.interest) > 1e-9
-                    OR l.disqualified <> (s.disqualified = 1))""",
+                WHERE ls.lead_id = s.lead_id AND {range_sql} AND (
+                    COALESCE(ls.ruleset_version, 0) <> %s
+                    OR COALESCE(ls.fit_rules_digest, 0) <> %s
+                    OR ls.scored_at IS NULL
+                    OR ABS(ls.fit_score - s.fit) > 1e-9
+                    OR ABS(ls.interest_score - s.interest) > 1e-9
+                    OR ls.disqualified <> (s.disqualified = 1))""",
             [
                 self.as_of,
                 self.version,
@@ -405,26 +413,27 @@ def refresh_planner_statistics() -> None:
     """ANALYZE the tables scoring reads, after bulk writes (PostgreSQL; SQLite needs none)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE leads_lead, leads_account, leads_activity")
+            cursor.execute("ANALYZE leads_lead, leads_leadscore, leads_account, leads_activity")
 
 
-def vacuum_leads() -> bool:
-    """VACUUM the leads after a pass that rewrote most of them; False where it did not run.
+def vacuum_scores() -> bool:
+    """VACUUM the leads' score rows after a pass that rewrote most of them; False where it did
+    not run.
 
-    Counting leads (the matrix, the home page, the admin's lead list) can then read the small
-    cell index alone, without visiting the table: at a million leads 0.05-0.1 s, not 0.25-0.6 s.
-    A pass rewrites each lead in place (HOT), whose pruning keeps the dead rows too few for
-    autovacuum ever to start, so without this the table's pages stayed marked as changed.
-    Housekeeping only: a failure (a lock or statement timeout) is logged, not raised, and the
-    table is not truncated, which would lock out readers for a moment.
+    Counting leads by cell (the matrix, the home page, the admin's lead list) can then read the
+    small cell index alone, without visiting the table: at a million leads 0.05-0.1 s, not
+    0.25-0.6 s. A pass rewrites each score row in place (HOT), whose pruning keeps the dead rows
+    too few for autovacuum ever to start, so without this the table's pages stayed marked as
+    changed. Housekeeping only: a failure (a lock or statement timeout) is logged, not raised,
+    and the table is not truncated, which would lock out readers for a moment.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False  # SQLite has no visibility map; VACUUM cannot run inside a transaction
     try:
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM (TRUNCATE false) leads_lead")
+            cursor.execute("VACUUM (TRUNCATE false) leads_leadscore")
     except DatabaseError:
-        logger.warning("vacuuming the leads failed", exc_info=True)
+        logger.warning("vacuuming the score rows failed", exc_info=True)
         return False
     return True
 
@@ -639,7 +648,7 @@ def rescore_chunk_now(
 ) -> int:
     """One chunk of a run. Idempotent: a redelivered chunk computes and stores the same scores.
     With `vacuum_after` (a worker's chunk) the chunk that finishes the run then vacuums the
-    leads; a run scored in one process is vacuumed by its caller, after it is done."""
+    score rows; a run scored in one process is vacuumed by its caller, after it is done."""
     run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
     with transaction.atomic():
         # apply_scores stores nothing if a newer rule set was published meanwhile.
@@ -652,7 +661,7 @@ def rescore_chunk_now(
         )
         closed = finish_chunk(run_id, start, changed)
     if closed and vacuum_after:
-        vacuum_leads()
+        vacuum_scores()
     return changed
 
 
@@ -697,5 +706,5 @@ def decay_scores(*, as_of: datetime | None = None) -> int:
         )
 
     score_chunks_here(decay, lead_id_chunks(), changed.append, context={"pass": "decay"})
-    vacuum_leads()
+    vacuum_scores()
     return sum(changed)

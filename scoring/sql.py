@@ -46,8 +46,9 @@ class Dialect:
 
     vendor = ""
     fence = ""
-    # The version of a lead's row the scoring statement read, to tell whether another
-    # transaction wrote the lead before the statement stored its score (`keep_digest_if_unwritten`).
+    # The version of a lead's score row (ls) the scoring statement read, to tell whether another
+    # transaction wrote it before the statement stored the score (`keep_digest_if_unwritten`):
+    # the fit triggers write the score row whenever the lead's or its account's fit fields change.
     row_version = "NULL"
 
     def __init__(self, connection):
@@ -91,7 +92,7 @@ class Dialect:
         return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
     def keep_digest_if_unwritten(self) -> str:
-        """The fit rules' digest to store on lead l scored as s (one parameter: the digest).
+        """The fit rules' digest to store on score row ls scored as s (one parameter: the digest).
 
         SQLite has one writer at a time, so nothing writes a lead while it is scored."""
         return "%s"
@@ -102,12 +103,13 @@ class PostgresDialect(Dialect):
     # Keeps a subquery from being merged into the query around it. Without it the planner
     # probes the activities once per behavior rule (by kind) instead of reading them once.
     fence = "OFFSET 0"
-    row_version = "l.xmin"
+    row_version = "ls.xmin"
 
     def keep_digest_if_unwritten(self):
-        # A lead written by another transaction after this statement's snapshot (its title
-        # edited, say) is updated from its newest version, but with a fit computed from the
-        # snapshot: no digest then, so the next scoring computes its fit again.
+        # A score row written by another transaction after this statement's snapshot (by the
+        # fit triggers: the lead's title edited, say) is updated from its newest version, but
+        # with a fit computed from the snapshot: no digest then, so the next scoring computes
+        # its fit again.
         return f"CASE WHEN {self.row_version} = s.seen_version THEN CAST(%s AS BIGINT) END"
 
     def age_days(self, column, as_of):
@@ -291,15 +293,17 @@ class TextMatches:
         return Sql(f"m_{field_name}.c{conditions.index(match)}")
 
     def joins(self, sel_sql: str, sel_params: list) -> Sql:
-        """LEFT JOINs (on l) of each field's distinct values among the selected leads. Fenced
-        on PostgreSQL, or the planner moves the expressions back to every lead."""
+        """LEFT JOINs (on l) of each field's distinct values among the selected leads (`sel_sql`
+        on ls, the score rows, and l, their leads). Fenced on PostgreSQL, or the planner moves
+        the expressions back to every lead."""
         joins, params = [], []
         for field_name, conditions in self.columns.items():
             column = _COLUMNS[field_name]
             matches = ", ".join(f"{c.text} AS c{n}" for n, c in enumerate(conditions))
             joins.append(
                 f"LEFT JOIN (SELECT d.v, {matches} FROM (SELECT DISTINCT {column} AS v "
-                f"FROM leads_lead l WHERE {sel_sql}) d {self.d.fence}) m_{field_name} "
+                f"FROM leads_leadscore ls JOIN leads_lead l ON l.id = ls.lead_id "
+                f"WHERE {sel_sql}) d {self.d.fence}) m_{field_name} "
                 f"ON m_{field_name}.v = {column}"
             )
             params += [p for c in conditions for p in c.params] + sel_params
@@ -608,37 +612,42 @@ def score_select(
     d: Dialect,
 ) -> Sql:
     """SELECT lead_id, fit, interest, total, fit_tier, interest_tier, disqualified, and the
-    lead's stored cell, disqualification, stage and whether it was ever scored: what a
-    ScoreChange records, read here with the lead rather than by joining the leads again.
+    lead's stored cell, disqualification and whether it was ever scored: what a ScoreChange
+    records, read here with the score row rather than by joining the score rows again. (The
+    stage, which a ScoreChange records too, is looked up for the leads that moved only.)
 
     A lead whose stored fit was computed with these fit rules, from fields unchanged since,
-    keeps it (`fit_rules_digest`); the others' fit is computed."""
+    keeps it (`fit_rules_digest`), read from its score row (leads_leadscore) alone; the others'
+    fit is computed from the lead and its account."""
     digest = fit_rules_digest(ruleset, d)
     # A batch's few hundred leads are matched one by one: the distinct values would cost a
     # second read of the same leads.
     text_matches = TextMatches(d) if selection.ids is None else None
     fit, disq = fit_sql(ruleset, d, text_matches)
     interest = interest_sql(ruleset, as_of, selection, d)
-    sel_sql, sel_params = selection.where("l.id", d)
+    sel_sql, sel_params = selection.where("ls.lead_id", d)
     if selection.only_with_activity:
-        sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = l.id)"
+        sel_sql += " AND EXISTS (SELECT 1 FROM leads_activity x WHERE x.lead_id = ls.lead_id)"
     stored = (
-        "l.cell AS stored_cell, l.disqualified AS stored_disqualified, l.stage, "
-        f"l.scored_at IS NULL AS never_scored, {d.row_version} AS seen_version"
+        "ls.cell AS stored_cell, ls.disqualified AS stored_disqualified, "
+        f"ls.scored_at IS NULL AS never_scored, {d.row_version} AS seen_version"
     )
     kept = f"""
-        SELECT l.id AS lead_id, l.fit_score AS fit,
-               CASE WHEN l.disqualified THEN 1 ELSE 0 END AS disqualified, {stored}
-        FROM leads_lead l
-        WHERE {sel_sql} AND COALESCE(l.fit_rules_digest, 0) = %s"""
+        SELECT ls.lead_id AS lead_id, ls.fit_score AS fit,
+               CASE WHEN ls.disqualified THEN 1 ELSE 0 END AS disqualified, {stored}
+        FROM leads_leadscore ls
+        WHERE {sel_sql} AND COALESCE(ls.fit_rules_digest, 0) = %s"""
     kept_params = [*sel_params, digest]
+    # The leads' own ids are limited as the score rows' are: the planner does not carry a range
+    # across the join, and without it read every lead.
+    lead_sql, lead_params = selection.where("l.id", d)
     # Compared through COALESCE, which has no statistics, so the planner assumes most leads
     # need their fit computed. Estimated from the column, a chunk whose digests were all cleared
     # since the last ANALYZE (an import, edits to many accounts) looked like one with none to
     # compute, and its plan re-read the leads for their titles once per lead: minutes, not
     # seconds.
-    sel_sql += " AND COALESCE(l.fit_rules_digest, 0) <> %s"
-    sel_params = [*sel_params, digest]
+    sel_sql += f" AND {lead_sql} AND COALESCE(ls.fit_rules_digest, 0) <> %s"
+    sel_params = [*sel_params, *lead_params, digest]
     matches = text_matches.joins(sel_sql, sel_params) if text_matches else Sql("")
     join, join_params = "", []
     if interest is not None:
@@ -651,11 +660,12 @@ def score_select(
     # are read.
     base = f"""
         SELECT f.lead_id, f.fit, {interest_expr} AS interest, f.disqualified, f.stored_cell,
-               f.stored_disqualified, f.stage, f.never_scored, f.seen_version
+               f.stored_disqualified, f.never_scored, f.seen_version
         FROM ({kept}
             UNION ALL
-            SELECT l.id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified, {stored}
-            FROM leads_lead l
+            SELECT ls.lead_id AS lead_id, {fit.text} AS fit, {disq.text} AS disqualified, {stored}
+            FROM leads_leadscore ls
+            JOIN leads_lead l ON l.id = ls.lead_id
             LEFT JOIN leads_account a ON a.id = l.account_id
             {matches.text}
             WHERE {sel_sql} {d.fence}
@@ -675,7 +685,7 @@ def score_select(
                CASE WHEN fit >= %s THEN 'A' WHEN fit >= %s THEN 'B' ELSE 'C' END AS fit_tier,
                CASE WHEN interest >= %s THEN 1 WHEN interest >= %s THEN 2 ELSE 3 END
                    AS interest_tier,
-               disqualified, stored_cell, stored_disqualified, stage, never_scored, seen_version
+               disqualified, stored_cell, stored_disqualified, never_scored, seen_version
         FROM ({base}) scored
     """
     params = [

@@ -72,7 +72,7 @@ def heap_fetches_counting_leads() -> int:
         try:
             cursor.execute(
                 "EXPLAIN (ANALYZE, FORMAT JSON) "
-                "SELECT cell, COUNT(cell) FROM leads_lead GROUP BY cell"
+                "SELECT cell, COUNT(cell) FROM leads_leadscore GROUP BY cell"
             )
             (plan,) = cursor.fetchone()
         finally:

@@ -1,9 +1,10 @@
 """Keep a lead's fit between scorings while nothing it depends on changed: the digest of the fit
-rules that computed a lead's fit, and the triggers that clear it (`leads.fit_triggers`)."""
+rules that computed a lead's fit, and the triggers that clear it (as they were then: frozen in
+`_fit_triggers_0008`, since `leads.fit_triggers` has moved on)."""
 
 from django.db import migrations, models
 
-from leads import fit_triggers
+from . import _fit_triggers_0008 as fit_triggers
 
 
 class Migration(migrations.Migration):

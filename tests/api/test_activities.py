@@ -57,8 +57,8 @@ def test_one_activity_is_stored_its_lead_created_and_rescored(api, ruleset):
     )
     assert stored.properties == {"campaign": "spring"}
     lead = Lead.objects.get()
-    assert lead.interest_score == pytest.approx(12, abs=0.01)  # "Pricing visit", just now
-    assert lead.scored_at is not None
+    assert lead.score.interest_score == pytest.approx(12, abs=0.01)  # "Pricing visit", just now
+    assert lead.score.scored_at is not None
 
 
 def test_a_lead_can_be_named_by_its_id(api):

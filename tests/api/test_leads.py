@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from feedback.models import Outcome
-from leads.models import Account, Activity, Lead
+from leads.models import Account, Activity, Lead, LeadScore
 
 from .conftest import only_error
 
@@ -156,6 +156,18 @@ def test_create_then_update_by_email(api):
     assert updated.json()["title"] == "CMO"
     assert updated.json()["first_name"] == "Dana"  # left out: kept
     assert counts() == (1, 1, 0, 0)
+
+
+def test_a_lead_the_api_creates_has_its_score_row_before_any_scoring(api):
+    api.post("leads", DANA)  # no rule set: nothing scores it
+    sam = {"email": "sam@acme.com", "kind": "page_view", "occurred_at": "2026-01-15T10:00:00Z"}
+    assert api.post("activities", sam).json()["leads_created"] == 1
+    scores = LeadScore.objects.order_by("lead__email")
+    assert [(s.lead.email, s.cell, s.scored_at) for s in scores] == [
+        ("dana@northwind.com", "C3", None),
+        ("sam@acme.com", "C3", None),
+    ]
+    assert LeadScore.objects.count() == Lead.objects.count()
 
 
 def test_null_keeps_a_value_and_an_empty_text_clears_it(api):

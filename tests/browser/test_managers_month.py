@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from feedback import calibration
 from feedback.roles import MANAGER, SDR
-from leads.models import Lead
+from leads.models import Lead, LeadScore
 from scoring.services import load_default_ruleset
 from tests.browser import screenshot
 from tests.conftest import make_user
@@ -67,7 +67,8 @@ def month():
         hours_to_decide=3,
     )
     for email, last in (("ana@example.com", "Alvarez"), ("ben@example.com", "Brooks")):
-        Lead.objects.filter(email=email).update(cell="A1", last_name=last, first_name="Lee")
+        Lead.objects.filter(email=email).update(last_name=last, first_name="Lee")
+        LeadScore.objects.filter(lead__email=email).update(cell="A1")
     return {"morgan": morgan, "current": current}
 
 

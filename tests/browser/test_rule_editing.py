@@ -43,4 +43,4 @@ def test_marketing_changes_a_rules_points_and_publishes_them(
     draft = RuleSet.objects.get(status=RuleSet.Status.ACTIVE)
     assert draft.fit_rules.get(name="Senior title").points == senior.points + 10
     lead = Lead.objects.get()
-    assert lead.ruleset_version == draft.version
+    assert lead.score.ruleset_version == draft.version

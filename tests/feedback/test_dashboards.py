@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from feedback import calibration, selectors
 from feedback.roles import SDR
-from leads.models import Account, Lead
+from leads.models import Account, Lead, LeadScore
 from scoring.services import load_default_ruleset
 from tests.conftest import make_user
 from tests.feedback.history import make_handoff
@@ -116,7 +116,7 @@ def test_the_csv_export_has_every_figure_with_its_n(client, manager, this_month)
 
 def test_the_matrix_counts_leads_per_cell_with_their_actions(client, marketer, this_month):
     Lead.objects.create(email="c3@example.com")  # unscored: C3
-    Lead.objects.filter(email="ana@example.com").update(cell="A1")
+    LeadScore.objects.filter(lead__email="ana@example.com").update(cell="A1")
     client.force_login(marketer)
     response = client.get("/matrix/")
     cells = {c.cell: c for row in response.context["grid"] for c in row}
@@ -133,9 +133,9 @@ def test_a_cell_lists_its_leads_sorted_and_paged(client, manager):
     load_default_ruleset(publish=True, sync=True)
     for n in range(30):
         Lead.objects.create(email=f"l{n:02}@example.com", last_name=f"L{n:02}")
-    Lead.objects.filter(email__startswith="l").update(cell="B2")
+    LeadScore.objects.filter(lead__email__startswith="l").update(cell="B2")
     for n in range(30):
-        Lead.objects.filter(email=f"l{n:02}@example.com").update(total_score=n)
+        LeadScore.objects.filter(lead__email=f"l{n:02}@example.com").update(total_score=n)
     client.force_login(manager)
     first = client.get("/matrix/B2/", headers={"HX-Request": "true"}).content.decode()
     names = re.findall(r'<a href="/leads/\d+/">(L\d\d)</a>', first)
@@ -154,7 +154,7 @@ def test_a_cells_page_is_picked_from_the_leads_before_they_are_joined(manager):
     account = Account.objects.create(name="Northwind", domain="northwind.com")
     for n in range(30):
         Lead.objects.create(email=f"l{n:02}@northwind.com", account=account, owner=manager)
-    Lead.objects.update(cell="B2")
+    LeadScore.objects.update(cell="B2")
 
     with CaptureQueriesContext(connection) as queries:
         page = selectors.cell_leads("B2", page=2)

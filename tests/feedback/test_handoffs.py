@@ -51,7 +51,7 @@ def test_a_lead_entering_an_mql_cell_opens_a_handoff_with_its_score(ruleset, sdr
     lead = hot_lead()
     handoff = Handoff.objects.get()
     assert (handoff.lead, handoff.cell, handoff.mql_class) == (lead, "A1", "mql_priority")
-    assert handoff.total_score == pytest.approx(lead.total_score)
+    assert handoff.total_score == pytest.approx(lead.score.total_score)
     assert {c["rule"] for c in handoff.contributions} >= {"Demo request", "Senior title"}
     assert handoff.first_touch_due - handoff.created_at == timedelta(hours=1)
     assert handoff.disposition_due - handoff.created_at == timedelta(hours=72)
@@ -64,7 +64,7 @@ def test_the_snapshot_keeps_the_score_at_handoff_when_the_lead_changes(ruleset, 
     lead = hot_lead()
     snapshot = Handoff.objects.get().total_score
     upsert_lead(email=lead.email, title="Intern")
-    assert Lead.objects.get().total_score < snapshot
+    assert Lead.objects.get().score.total_score < snapshot
     assert Handoff.objects.get().total_score == snapshot
 
 
@@ -78,13 +78,13 @@ def test_a_lead_has_one_open_handoff_however_often_it_is_rescored(ruleset, sdr):
 def test_a_disqualified_lead_never_becomes_an_mql(ruleset, sdr):
     hot_lead(email="eve@rivalco.com", account={**NORTHWIND, "domain": "rivalco.com"})
     lead = Lead.objects.get()
-    assert lead.disqualified and lead.cell == "A1"
+    assert lead.score.disqualified and lead.score.cell == "A1"
     assert not Handoff.objects.exists()
 
 
 def test_a_nurture_lead_is_not_handed_off(ruleset, sdr):
     upsert_lead(email="dana@northwind.com", account=NORTHWIND, **VP)  # A3: nurture
-    assert Lead.objects.get().cell == "A3"
+    assert Lead.objects.get().score.cell == "A3"
     assert not Handoff.objects.exists()
 
 
@@ -96,7 +96,7 @@ def test_rescoring_as_of_the_past_opens_no_handoff(ruleset, sdr):
 
     Activity.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
     call_command("rescore", "--as-of", timezone.now().isoformat(), "--sync", stdout=None)
-    assert Lead.objects.get().cell == "A2"
+    assert Lead.objects.get().score.cell == "A2"
     assert not Handoff.objects.exists()
 
 

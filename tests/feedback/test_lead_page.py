@@ -234,7 +234,7 @@ def test_flagging_a_score_creates_a_flag_with_the_score_and_handoff(client, sdr,
     flag = ScoreFlag.objects.get()
     assert (flag.lead, flag.direction, flag.flagged_by) == (dana, "too_high", sdr)
     assert flag.reason == "Her company is a reseller, not a buyer."
-    assert flag.total_score == pytest.approx(Lead.objects.get(pk=dana.pk).total_score)
+    assert flag.total_score == pytest.approx(Lead.objects.get(pk=dana.pk).score.total_score)
     assert flag.handoff == Handoff.objects.get(lead=dana)
 
 

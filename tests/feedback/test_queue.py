@@ -10,7 +10,7 @@ from django.utils import timezone
 from feedback import selectors
 from feedback.models import MQL_RANK, Handoff, MqlClass
 from feedback.roles import SDR
-from leads.models import Account, Activity, Lead
+from leads.models import Account, Activity, Lead, LeadScore
 from scoring.services import clone_ruleset, load_default_ruleset, publish_ruleset
 from tests.conftest import make_user
 
@@ -118,7 +118,7 @@ def test_it_keeps_the_summary_for_marketing(client, marketer, ruleset):
 def test_the_summary_counts_leads_and_the_last_weeks_activities(client, marketer, ruleset):
     mql = make_lead("Dana Whitfield")
     make_lead("Sam Okafor")
-    Lead.objects.filter(pk=mql.pk).update(cell="A1", disqualified=False)
+    LeadScore.objects.filter(pk=mql.pk).update(cell="A1", disqualified=False)
     now = timezone.now()
     for kind, age in [("page_view", 1), ("email_open", 2), ("demo_request", 8)]:
         Activity.objects.create(lead=mql, kind=kind, occurred_at=now - timedelta(days=age))

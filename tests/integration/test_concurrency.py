@@ -14,7 +14,7 @@ from django.utils import timezone
 from feedback import services
 from feedback.models import Handoff
 from feedback.roles import MANAGER, SDR
-from leads.models import Activity, Lead
+from leads.models import Activity, Lead, LeadScore
 from leads.services import NewActivity, ingest_activities, upsert_lead
 from scoring import services as scoring_services
 from scoring.models import FitRule, RescoreRun
@@ -102,7 +102,7 @@ def test_two_handoffs_opened_at_once_go_to_two_sdrs_in_turn(transactional_db, mo
         upsert_lead(email=f"vp@{name}.com", title="VP Sales", account={"domain": f"{name}.com"})[0]
         for name in ("acme", "globex")
     ]
-    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(cell="A1")
+    LeadScore.objects.filter(pk__in=[lead.pk for lead in leads]).update(cell="A1")
     read_owners = services._account_owners
 
     def slow_owners(leads):
@@ -160,8 +160,8 @@ def test_twenty_concurrent_batches_for_the_same_leads_lose_no_activity_and_no_sc
     for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads]):
         assert Handoff.objects.filter(lead=lead, disposition="").count() == 1
         # The stored score counts every activity: the last batch to score the lead saw all.
-        expected = explain_lead(lead, as_of=lead.scored_at)
-        assert lead.interest_score == pytest.approx(expected.interest, abs=1e-6)
+        expected = explain_lead(lead, as_of=lead.score.scored_at)
+        assert lead.score.interest_score == pytest.approx(expected.interest, abs=1e-6)
 
 
 def test_the_same_events_delivered_by_two_senders_at_once_are_stored_once_without_an_error(
@@ -221,8 +221,10 @@ def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score
     assert not [r for r in results if isinstance(r, Exception)], results
     assert results[0].leads_changed < 300  # the publish landed while the old run was going
     for lead in Lead.objects.all():
-        assert lead.ruleset_version == new.version
-        assert lead.fit_score == pytest.approx(explain_lead(lead, as_of=lead.scored_at).fit)
+        assert lead.score.ruleset_version == new.version
+        assert lead.score.fit_score == pytest.approx(
+            explain_lead(lead, as_of=lead.score.scored_at).fit
+        )
 
 
 def test_a_rescore_run_here_scores_two_chunks_at_once_and_stores_what_one_at_a_time_would(
@@ -241,7 +243,7 @@ def test_a_rescore_run_here_scores_two_chunks_at_once_and_stores_what_one_at_a_t
     score_fields = ("pk", "fit_score", "interest_score", "cell", "ruleset_version", "scored_at")
 
     def unscored():
-        Lead.objects.update(scored_at=None, fit_score=0, interest_score=0, total_score=0)
+        LeadScore.objects.update(scored_at=None, fit_score=0, interest_score=0, total_score=0)
 
     settings.RESCORE_SYNC_CONNECTIONS = 1
     unscored()

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from api.services import create_token
 from feedback.roles import SDR
-from leads.models import Activity, Lead
+from leads.models import Activity, Lead, LeadScore
 from scoring.models import RescoreRun, RuleSet, ScoreChange
 from scoring.services import CHUNK_SIZE, apply_scores, clone_ruleset, load_default_ruleset
 from scoring.sql import LeadSelection
@@ -139,7 +139,7 @@ def test_with_redis_down_the_api_and_pages_work_and_work_not_queued_runs_once_it
         assert ingest.status_code == 200, ingest.text
         assert ingest.json()["created"] == 1 and ingest.json()["leads_rescored"] == 1
         dana = Lead.objects.get(email="dana@northwind.com")
-        assert dana.interest_score > 0 and dana.ruleset_version == active.version
+        assert dana.score.interest_score > 0 and dana.score.ruleset_version == active.version
 
         sam = Visitor(web.url)
         assert sam.log_in("sam").status_code == 302  # the login throttle's cache is down too
@@ -171,7 +171,7 @@ def test_with_redis_down_the_api_and_pages_work_and_work_not_queued_runs_once_it
         )
     finally:
         worker.stop()
-    assert set(Lead.objects.values_list("ruleset_version", flat=True)) == {draft.version}
+    assert set(LeadScore.objects.values_list("ruleset_version", flat=True)) == {draft.version}
     assert '"message": "task not queued, the broker is unavailable"' in web.output()
 
 
@@ -239,7 +239,7 @@ def test_a_worker_killed_in_the_middle_of_a_rescore_is_resumed_with_the_same_sco
         worker.stop()
     run.refresh_from_db()
     assert run.done_chunks == run.total_chunks and run.leads_changed == len(leads)
-    assert not Lead.objects.filter(scored_at__isnull=True).exists()
+    assert not Lead.objects.filter(score__scored_at__isnull=True).exists()
     # Scoring every lead again, as of the same instant, changes nothing: the stored scores are
     # exactly a clean run's.
     everyone = LeadSelection(ids=tuple(lead.pk for lead in leads))

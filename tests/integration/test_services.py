@@ -97,7 +97,7 @@ def test_publishing_rescores_every_lead_through_a_real_worker(celery_worker_proc
     from django.utils import timezone
 
     record_activity(lead=dana, kind="demo_request", occurred_at=timezone.now())
-    assert Lead.objects.get(pk=dana.pk).scored_at is None  # no rule set yet: nothing scored
+    assert Lead.objects.get(pk=dana.pk).score.scored_at is None  # no rule set yet: nothing scored
 
     run = load_default_ruleset(publish=True).rescore_runs.get()
     deadline = time.monotonic() + 60
@@ -112,9 +112,9 @@ def test_publishing_rescores_every_lead_through_a_real_worker(celery_worker_proc
 
     dana.refresh_from_db()
     student.refresh_from_db()
-    assert dana.scored_at is not None
-    assert dana.fit_tier == "A" and dana.interest_score == pytest.approx(40, abs=0.1)
-    assert student.fit_score < 0
+    assert dana.score.scored_at is not None
+    assert dana.score.fit_tier == "A" and dana.score.interest_score == pytest.approx(40, abs=0.1)
+    assert student.score.fit_score < 0
 
     # The worker that finished the run vacuumed the leads: counting them reads the index alone.
     assert heap_fetches_counting_leads() == 0

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.models import Account, Activity, Lead
+from leads.models import Account, Activity, Lead, LeadScore
 from scoring.services import load_default_ruleset
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_editing_a_leads_title_in_the_admin_rescores_it(admin_client, scored_lea
     response = admin_client.post(url, lead_form(scored_lead, title="VP Sales"))
     assert response.status_code == 302
     scored_lead.refresh_from_db()
-    assert scored_lead.fit_score == 20 - 10  # senior title, under 20 employees
+    assert scored_lead.score.fit_score == 20 - 10  # senior title, under 20 employees
 
 
 def test_editing_an_account_rescores_its_leads(admin_client, scored_lead):
@@ -72,7 +72,7 @@ def test_editing_an_account_rescores_its_leads(admin_client, scored_lead):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     scored_lead.refresh_from_db()
-    assert scored_lead.fit_score == 15 + 15 + 5  # 50-500 employees, target industry, US
+    assert scored_lead.score.fit_score == 15 + 15 + 5  # 50-500 employees, target industry, US
 
 
 def test_an_activity_added_in_the_admin_rescores_its_lead(admin_client, scored_lead):
@@ -92,7 +92,7 @@ def test_an_activity_added_in_the_admin_rescores_its_lead(admin_client, scored_l
     )
     assert response.status_code == 302
     scored_lead.refresh_from_db()
-    assert scored_lead.interest_score == pytest.approx(40, abs=0.1)
+    assert scored_lead.score.interest_score == pytest.approx(40, abs=0.1)
 
 
 def test_a_future_activity_is_refused_in_the_admin(admin_client, scored_lead):
@@ -123,8 +123,10 @@ def listed(response) -> list[str]:
 
 
 def test_the_lead_list_filters_by_cell_and_tiers_and_ignores_unknown_values(admin_client):
-    Lead.objects.create(email="ann@acme.com", cell="A1", fit_tier="A", interest_tier=1)
-    Lead.objects.create(email="bob@acme.com", cell="C3", fit_tier="C", interest_tier=3)
+    ann = Lead.objects.create(email="ann@acme.com")
+    LeadScore.objects.filter(lead=ann).update(cell="A1", fit_tier="A", interest_tier=1)
+    bob = Lead.objects.create(email="bob@acme.com")
+    LeadScore.objects.filter(lead=bob).update(cell="C3", fit_tier="C", interest_tier=3)
     url = reverse("admin:leads_lead_changelist")
 
     assert listed(admin_client.get(url, {"cell": "A1"})) == ["ann@acme.com"]

@@ -54,7 +54,7 @@ def test_leads_import_upserts_with_accounts_and_scores(tmp_path):
     dana = Lead.objects.get(email="dana@northwind.com")
     assert (dana.account.domain, dana.account.country) == ("northwind.com", "US")
     assert dana.account.technologies == ["Salesforce", "HubSpot"]
-    assert dana.fit_score == 20 + 15 + 15 + 5
+    assert dana.score.fit_score == 20 + 15 + 15 + 5
     kim = Lead.objects.get(email="kim@gmail.com")
     # Free-mail: the company is kept on an account without a domain, so size still counts.
     assert (kim.account.name, kim.account.domain, kim.account.employee_count) == (
@@ -62,7 +62,7 @@ def test_leads_import_upserts_with_accounts_and_scores(tmp_path):
         None,
         12,
     )
-    assert kim.fit_score == -25 - 10 - 20
+    assert kim.score.fit_score == -25 - 10 - 20
 
 
 def test_importing_the_same_files_twice_changes_nothing(tmp_path):
@@ -70,13 +70,14 @@ def test_importing_the_same_files_twice_changes_nothing(tmp_path):
     leads, activities = write(tmp_path, LEADS, "l.csv"), write(tmp_path, ACTIVITIES, "a.csv")
     run("import_leads", leads)
     run("import_activities", activities)
-    before = (counts(), list(Lead.objects.values_list("email", "total_score", "updated_at")))
+    before = (counts(), list(Lead.objects.values_list("email", "score__total_score", "updated_at")))
     run("import_leads", leads)
     output = run("import_activities", activities)
     assert "0 activities created" in output and "3 duplicates ignored" in output
-    assert (counts(), list(Lead.objects.values_list("email", "total_score", "updated_at"))) == (
-        before
-    )
+    assert (
+        counts(),
+        list(Lead.objects.values_list("email", "score__total_score", "updated_at")),
+    ) == (before)
 
 
 def test_activities_create_unknown_leads_and_read_times_in_the_site_zone(tmp_path, settings):

@@ -1,7 +1,7 @@
 import pytest
 from django.db import IntegrityError
 
-from leads.models import Account, Activity, Lead
+from leads.models import Account, Activity, Lead, LeadScore
 
 pytestmark = pytest.mark.django_db
 
@@ -10,6 +10,46 @@ def test_an_email_is_stored_trimmed_and_lower_case():
     lead = Lead.objects.create(email="  Dana.Whitfield@Northwind.COM ")
     assert Lead.objects.get(pk=lead.pk).email == "dana.whitfield@northwind.com"
     assert lead.email_domain == "northwind.com"
+
+
+def unscored(lead_id: int) -> bool:
+    """The lead has its one score row, as a new lead's: unscored, C3."""
+    score = LeadScore.objects.get(lead_id=lead_id)
+    return (
+        score.fit_score,
+        score.interest_score,
+        score.total_score,
+        score.fit_tier,
+        score.interest_tier,
+        score.cell,
+        score.disqualified,
+        score.scored_at,
+        score.ruleset_version,
+        score.fit_rules_digest,
+    ) == (0, 0, 0, "C", 3, "C3", False, None, None, None)
+
+
+def test_a_lead_saved_through_the_orm_gets_its_score_row():
+    lead = Lead.objects.create(email="dana@northwind.com")
+    assert unscored(lead.pk)
+    assert Lead.objects.get(pk=lead.pk).score.cell == "C3"
+
+
+def test_leads_bulk_created_get_their_score_rows_and_skipped_ones_none():
+    Lead.objects.create(email="dana@northwind.com")
+    Lead.objects.bulk_create(
+        [Lead(email=f"l{n}@northwind.com") for n in range(3)]
+        + [Lead(email="dana@northwind.com")],  # already there: skipped
+        ignore_conflicts=True,
+    )
+    assert LeadScore.objects.count() == Lead.objects.count() == 4
+    assert all(unscored(pk) for pk in Lead.objects.values_list("pk", flat=True))
+
+
+def test_a_deleted_lead_takes_its_score_row_with_it():
+    lead = Lead.objects.create(email="dana@northwind.com")
+    lead.delete()
+    assert not LeadScore.objects.exists()
 
 
 def test_the_same_person_in_other_casing_is_not_a_second_lead():

@@ -94,11 +94,11 @@ def test_an_account_change_rescores_all_of_its_leads():
     load_default_ruleset(publish=True, sync=True)
     upsert_lead(email="dana@northwind.com", account={"employee_count": 300})
     sam, *_ = upsert_lead(email="sam@northwind.com")
-    assert sam.fit_score == 15
+    assert sam.score.fit_score == 15
     result = upsert_lead(email="dana@northwind.com", account={"employee_count": 10})
     assert result.changed and not result.created
     sam.refresh_from_db()
-    assert sam.fit_score == -10
+    assert sam.score.fit_score == -10
 
 
 def test_an_unchanged_upsert_writes_nothing():

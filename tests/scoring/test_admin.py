@@ -153,7 +153,7 @@ def test_clone_to_draft_then_publish_archives_the_old_and_rescores(
     draft.refresh_from_db()
     assert (active.status, draft.status) == ("archived", "active")
     lead = Lead.objects.get()
-    assert (lead.fit_score, lead.ruleset_version) == (30, draft.version)
+    assert (lead.score.fit_score, lead.score.ruleset_version) == (30, draft.version)
     assert "100%" in marketing_client.get(change_url(draft)).content.decode()
 
 

@@ -64,12 +64,12 @@ def test_the_worked_example_is_stored_to_the_hundredth_of_a_point():
     dana = make_dana()
     start_rescore(ruleset, reason=ScoreChange.Reason.RESCORE, as_of=T, sync=True)
     dana.refresh_from_db()
-    assert round(dana.fit_score, 2) == 55.00
-    assert round(dana.interest_score, 2) == 55.39
-    assert round(dana.total_score, 2) == 110.39
-    assert (dana.fit_tier, dana.interest_tier, dana.cell) == ("A", 1, "A1")
-    assert dana.scored_at == T
-    assert dana.ruleset_version == ruleset.version
+    assert round(dana.score.fit_score, 2) == 55.00
+    assert round(dana.score.interest_score, 2) == 55.39
+    assert round(dana.score.total_score, 2) == 110.39
+    assert (dana.score.fit_tier, dana.score.interest_tier, dana.score.cell) == ("A", 1, "A1")
+    assert dana.score.scored_at == T
+    assert dana.score.ruleset_version == ruleset.version
 
 
 def test_a_cell_move_is_recorded_once_and_a_second_run_changes_nothing():
@@ -87,7 +87,7 @@ def test_a_veto_on_the_title_is_recorded_with_the_leads_cell_and_stage_and_spare
     dana = make_dana()
     student = Lead.objects.create(email="sam@northwind.com", title="Student Ambassador")
     apply_scores(first, LeadSelection(), as_of=T, reason="rescore")
-    dana.refresh_from_db()
+    dana = Lead.objects.select_related("score").get(pk=dana.pk)  # its score as first stored
     Lead.objects.filter(pk=dana.pk).update(title="Student Ambassador", stage="recycled")
     veto = {
         "name": "Student veto",
@@ -105,12 +105,12 @@ def test_a_veto_on_the_title_is_recorded_with_the_leads_cell_and_stage_and_spare
     change = ScoreChange.objects.get(reason="publish")
     assert change.lead_id == dana.pk and change.disqualified
     assert (change.from_stage, change.to_stage) == ("recycled", "recycled")
-    assert change.from_cell == dana.cell  # scored before the edit, with the first rule set
+    assert change.from_cell == dana.score.cell  # scored before the edit, with the first rule set
     dana.refresh_from_db()
-    assert dana.disqualified and dana.ruleset_version == second.version
-    assert dana.fit_score == pytest.approx(explain_lead(dana, as_of=T).fit)
+    assert dana.score.disqualified and dana.score.ruleset_version == second.version
+    assert dana.score.fit_score == pytest.approx(explain_lead(dana, as_of=T).fit)
     student.refresh_from_db()
-    assert not student.disqualified and student.ruleset_version == first.version
+    assert not student.score.disqualified and student.score.ruleset_version == first.version
 
 
 def test_text_rules_ignore_the_case_of_letters_beyond_ascii_as_the_engine_does():
@@ -142,7 +142,7 @@ def test_text_rules_ignore_the_case_of_letters_beyond_ascii_as_the_engine_does()
     apply_scores(ruleset, LeadSelection(), as_of=T, reason="rescore")
     eva.refresh_from_db()
     explained = explain_lead(eva, as_of=T)
-    assert (eva.fit_score, eva.interest_score) == (10, 5)
+    assert (eva.score.fit_score, eva.score.interest_score) == (10, 5)
     assert (explained.fit, explained.interest) == pytest.approx((10, 5))
 
 
@@ -152,8 +152,8 @@ def test_decay_lowers_interest_as_time_passes_and_moves_the_cell():
     apply_scores(ruleset, LeadSelection(), as_of=T, reason="rescore")
     decay_scores(as_of=T + timedelta(days=60))
     dana.refresh_from_db()
-    assert dana.interest_score < 20  # two half-lives later, and the pricing tier fell away
-    assert dana.cell == "A3"
+    assert dana.score.interest_score < 20  # two half-lives later, and the pricing tier fell away
+    assert dana.score.cell == "A3"
     assert ScoreChange.objects.filter(reason="decay", from_cell="A1", to_cell="A3").exists()
 
 
@@ -186,7 +186,7 @@ def test_the_rescore_command_leaves_the_leads_countable_from_the_cell_index():
     active(parse_ruleset(SAMPLE))
     make_dana()
     call_command("rescore", "--sync", stdout=StringIO())
-    assert Lead.objects.get().scored_at is not None
+    assert Lead.objects.get().score.scored_at is not None
     assert heap_fetches_counting_leads() == 0
 
 
@@ -200,7 +200,7 @@ def test_a_decay_pass_whose_vacuum_cannot_run_keeps_its_scores_and_says_why(capl
     other = connections.create_connection(DEFAULT_DB_ALIAS)
     other.set_autocommit(False)
     with other.cursor() as cursor:
-        cursor.execute("LOCK TABLE leads_lead IN SHARE UPDATE EXCLUSIVE MODE")
+        cursor.execute("LOCK TABLE leads_leadscore IN SHARE UPDATE EXCLUSIVE MODE")
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = '100ms'")
     try:
@@ -211,8 +211,8 @@ def test_a_decay_pass_whose_vacuum_cannot_run_keeps_its_scores_and_says_why(capl
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
     dana.refresh_from_db()
-    assert dana.cell == "A3"  # the decay pass's scores are stored
-    assert "vacuuming the leads failed" in caplog.text
+    assert dana.score.cell == "A3"  # the decay pass's scores are stored
+    assert "vacuuming the score rows failed" in caplog.text
 
 
 def test_the_explanation_adds_up_to_the_stored_score():
@@ -221,8 +221,8 @@ def test_the_explanation_adds_up_to_the_stored_score():
     apply_scores(RuleSet.objects.active(), LeadSelection(), as_of=T, reason="rescore")
     dana.refresh_from_db()
     score = explain_lead(dana, as_of=T)
-    assert score.total == pytest.approx(dana.total_score, abs=1e-6)
-    assert sum(c.value for c in score.contributions) == pytest.approx(dana.total_score)
+    assert score.total == pytest.approx(dana.score.total_score, abs=1e-6)
+    assert sum(c.value for c in score.contributions) == pytest.approx(dana.score.total_score)
 
 
 # Property: for random rules and activities, SQL and engine agree. ------------------------------
@@ -429,10 +429,10 @@ def test_stored_scores_match_the_engine_for_random_rules_and_activity(
     for lead in created:
         lead.refresh_from_db()
         expected = explain_lead(lead, as_of=T)
-        assert lead.fit_score == pytest.approx(expected.fit, abs=1e-6), lead.title
-        assert lead.interest_score == pytest.approx(expected.interest, abs=1e-6)
-        assert lead.disqualified == expected.disqualified
-        assert lead.cell == expected.cell
+        assert lead.score.fit_score == pytest.approx(expected.fit, abs=1e-6), lead.title
+        assert lead.score.interest_score == pytest.approx(expected.interest, abs=1e-6)
+        assert lead.score.disqualified == expected.disqualified
+        assert lead.score.cell == expected.cell
 
 
 def _peak_python_memory_of_a_full_rescore(activities_per_lead: int) -> int:

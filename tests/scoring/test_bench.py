@@ -89,7 +89,9 @@ def bench_state() -> dict[str, list]:
     history, the handoffs' rule rows and the SDRs' turns in the round robin."""
     return {
         "open handoffs": sorted(Handoff.objects.open().values_list("lead_id", "assigned_to_id")),
-        "leads": sorted(Lead.objects.values_list("pk", "stage", "owner_id", "cell", "total_score")),
+        "leads": sorted(
+            Lead.objects.values_list("pk", "stage", "owner_id", "score__cell", "score__total_score")
+        ),
         "score changes": sorted(ScoreChange.objects.values_list("pk", flat=True)),
         "handoff rules": sorted(HandoffContribution.objects.values_list("pk", flat=True)),
         "turns": sorted(SdrProfile.objects.values_list("pk", "last_assigned_at")),

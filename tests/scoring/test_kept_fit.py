@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from django.db import connection, connections, transaction
 
-from leads.models import Account, Lead
+from leads.models import Account, Lead, LeadScore
 from scoring import engine
 from scoring.models import RuleSet, ScoreChange
 from scoring.rulesets import FIT_FIELDS, parse_ruleset
@@ -114,7 +114,7 @@ def test_a_fit_field_changed_behind_the_apps_back_changes_fit_on_the_next_rescor
     ruleset = one_rule(field, operator, **rule)
     dana = make_lead()
     rescore(ruleset)
-    assert Lead.objects.get(pk=dana.pk).fit_score == 10
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 10
 
     if table == "lead":
         Lead.objects.filter(pk=dana.pk).update(**change)
@@ -122,7 +122,7 @@ def test_a_fit_field_changed_behind_the_apps_back_changes_fit_on_the_next_rescor
         Account.objects.filter(pk=dana.account_id).update(**change)
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 0 == engine_fit(dana)
 
 
 def test_a_lead_moved_to_another_account_is_scored_with_the_new_accounts_fields():
@@ -134,7 +134,7 @@ def test_a_lead_moved_to_another_account_is_scored_with_the_new_accounts_fields(
     Lead.objects.filter(pk=dana.pk).update(account=small)
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 0 == engine_fit(dana)
 
 
 def test_a_stale_copy_of_a_lead_saved_whole_does_not_leave_its_old_fit_behind():
@@ -149,7 +149,7 @@ def test_a_stale_copy_of_a_lead_saved_whole_does_not_leave_its_old_fit_behind():
     stale.save()  # saved whole, it would put back fit 10 under the current rules' digest
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 0 == engine_fit(dana)
 
 
 def test_a_fit_score_written_directly_is_replaced_by_the_rules_fit_on_the_next_rescore():
@@ -157,11 +157,11 @@ def test_a_fit_score_written_directly_is_replaced_by_the_rules_fit_on_the_next_r
     dana = make_lead()
     rescore(ruleset)
 
-    Lead.objects.filter(pk=dana.pk).update(fit_score=99, disqualified=True)  # a "data fix"
+    LeadScore.objects.filter(pk=dana.pk).update(fit_score=99, disqualified=True)  # a "data fix"
     rescore(ruleset)
 
     dana.refresh_from_db()
-    assert (dana.fit_score, dana.disqualified) == (10, False)
+    assert (dana.score.fit_score, dana.score.disqualified) == (10, False)
 
 
 def test_a_lead_copied_from_another_is_scored_from_its_own_fields():
@@ -174,7 +174,7 @@ def test_a_lead_copied_from_another_is_scored_from_its_own_fields():
     copy.save()
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=copy.pk).fit_score == 0 == engine_fit(copy)
+    assert Lead.objects.get(pk=copy.pk).score.fit_score == 0 == engine_fit(copy)
 
 
 def accounts_read_scoring(leads: list[Lead], ruleset: RuleSet) -> int:
@@ -216,18 +216,18 @@ def test_a_publish_that_changes_fit_rules_rescores_fit_and_one_that_does_not_kee
     dana = make_lead()
     rescore(ruleset)
     kept = fit_rules_digest(ruleset.to_spec(), dialect_for(connection))
-    assert Lead.objects.get(pk=dana.pk).fit_rules_digest == kept
+    assert Lead.objects.get(pk=dana.pk).score.fit_rules_digest == kept
 
     behavior_only = replace(ruleset.to_spec(), interest_high=ruleset.interest_high + 5)
     publish_ruleset(create_ruleset_from_spec(behavior_only), sync=True)
-    assert Lead.objects.get(pk=dana.pk).fit_rules_digest == kept
+    assert Lead.objects.get(pk=dana.pk).score.fit_rules_digest == kept
 
     spec = ruleset.to_spec()
     richer = replace(spec, fit_rules=tuple(replace(r, points=r.points * 2) for r in spec.fit_rules))
     publish_ruleset(create_ruleset_from_spec(richer), sync=True)
     dana.refresh_from_db()
-    assert dana.fit_score == engine_fit(dana) == 2 * 55
-    assert dana.fit_rules_digest == fit_rules_digest(richer, dialect_for(connection))
+    assert dana.score.fit_score == engine_fit(dana) == 2 * 55
+    assert dana.score.fit_rules_digest == fit_rules_digest(richer, dialect_for(connection))
 
 
 def test_the_digest_ignores_rule_names_and_cut_offs_but_not_what_a_rule_matches():
@@ -287,12 +287,12 @@ def test_a_lead_edited_while_its_chunk_is_being_scored_gets_its_fit_computed_aga
     ruleset = one_rule("title", "contains_any", values=("VP",))
     dana = make_lead()
     rescore(ruleset)
-    Lead.objects.filter(pk=dana.pk).update(ruleset_version=None)  # due to be written again
+    LeadScore.objects.filter(pk=dana.pk).update(ruleset_version=None)  # due to be written again
 
     score_during(lambda: Lead.objects.filter(pk=dana.pk).update(title="Intern"), ruleset, dana)
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 0 == engine_fit(dana)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's concurrent writers")
@@ -303,11 +303,11 @@ def test_an_account_edited_while_its_leads_are_being_scored_gets_their_fit_compu
     rescore(ruleset)
     # Due to be written again, and with no digest (as before its first scoring, or after an
     # edit): the account's trigger must still mark the lead as changed.
-    Lead.objects.filter(pk=dana.pk).update(ruleset_version=None, fit_rules_digest=None)
+    LeadScore.objects.filter(pk=dana.pk).update(ruleset_version=None, fit_rules_digest=None)
 
     score_during(
         lambda: Account.objects.filter(pk=dana.account_id).update(employee_count=5), ruleset, dana
     )
     rescore(ruleset)
 
-    assert Lead.objects.get(pk=dana.pk).fit_score == 0 == engine_fit(dana)
+    assert Lead.objects.get(pk=dana.pk).score.fit_score == 0 == engine_fit(dana)

@@ -48,7 +48,7 @@ def test_a_publish_while_the_broker_is_down_is_queued_by_the_sweep_once_it_is_ba
     run = load_default_ruleset(publish=True).rescore_runs.get()
     run.refresh_from_db()
     assert run.status == RescoreRun.Status.RUNNING and run.queued_at is None
-    assert not Lead.objects.filter(scored_at__isnull=False).exists()
+    assert not Lead.objects.filter(score__scored_at__isnull=False).exists()
 
     assert (
         resume_stalled_rescores(now=later(settings.RECOVERY_GRACE_SECONDS + 1)) == []
@@ -60,7 +60,7 @@ def test_a_publish_while_the_broker_is_down_is_queued_by_the_sweep_once_it_is_ba
     run.refresh_from_db()
     assert resumed == run and run.status == RescoreRun.Status.DONE
     assert run.done_chunks == run.total_chunks and run.queued_at is not None
-    assert Lead.objects.filter(scored_at__isnull=False).count() == len(leads)
+    assert Lead.objects.filter(score__scored_at__isnull=False).count() == len(leads)
 
 
 def test_a_chunk_delivered_twice_is_counted_once(leads):

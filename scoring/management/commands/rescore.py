@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from scoring.models import RuleSet, ScoreChange
-from scoring.services import start_rescore, vacuum_leads
+from scoring.services import start_rescore, vacuum_scores
 
 
 def parse_instant(value: str) -> datetime:
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         )
         if sync:
             self.stdout.write(f"\nRescored with {ruleset}: {run.leads_changed} leads changed.")
-            vacuum_leads()  # as the worker that finishes a run does (see rescore_chunk_now)
+            vacuum_scores()  # as the worker that finishes a run does (see rescore_chunk_now)
         else:
             self.stdout.write(
                 f"Queued {run.total_chunks} chunks on Celery (run {run.pk}); "
