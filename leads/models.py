@@ -147,7 +147,7 @@ class Lead(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Derived from the e-mail on save; stored so fit rules can match them in SQL.
     # Not indexed: no query looks leads up by domain (accounts have their own), and every
-    # index on leads_lead is one more write for each new lead and each cell move.
+    # index on leads_lead is one more write for each new lead.
     email_domain = models.CharField(max_length=253, editable=False)
     email_is_free = models.BooleanField(default=False, editable=False)
 
