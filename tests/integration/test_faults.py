@@ -203,7 +203,7 @@ def test_a_worker_killed_in_the_middle_of_a_rescore_is_resumed_with_the_same_sco
 
     def hold_third_lead():
         with transaction.atomic():
-            Lead.objects.select_for_update().get(pk=leads[2].pk)
+            LeadScore.objects.select_for_update().get(pk=leads[2].pk)
             locked.set()
             release.wait(60)
         connection.close()
