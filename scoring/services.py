@@ -245,19 +245,17 @@ class _Store:
         The lead's stage is looked up for these leads alone, by id: the scoring statement reads
         only score rows where it can, and joined here, PostgreSQL read all the leads (a
         sequential scan of the whole table) for every chunk."""
+        stage = "(SELECT l.stage FROM leads_lead l WHERE l.id = s.lead_id)"
         return (
             f"""INSERT INTO scoring_scorechange (lead_id, changed_at, reason, ruleset_version,
                     from_cell, to_cell, from_stage, to_stage, fit_score, interest_score,
                     total_score, disqualified)
-                SELECT m.lead_id, %s, %s, %s, m.from_cell, m.cell, m.stage, m.stage, m.fit,
-                       m.interest, m.total, m.disqualified = 1
-                FROM (SELECT s.lead_id, s.cell, s.fit, s.interest, s.total, s.disqualified,
-                             CASE WHEN s.never_scored THEN '' ELSE s.stored_cell END
-                                 AS from_cell,
-                             (SELECT l.stage FROM leads_lead l WHERE l.id = s.lead_id) AS stage
-                      FROM {scores} s
-                      WHERE s.stored_cell <> s.cell
-                         OR s.stored_disqualified <> (s.disqualified = 1)) m""",
+                SELECT s.lead_id, %s, %s, %s,
+                       CASE WHEN s.never_scored THEN '' ELSE s.stored_cell END, s.cell,
+                       {stage}, {stage}, s.fit, s.interest, s.total, s.disqualified = 1
+                FROM {scores} s
+                WHERE s.stored_cell <> s.cell
+                   OR s.stored_disqualified <> (s.disqualified = 1)""",
             [self.now, self.reason, self.version],
         )
 
