@@ -194,11 +194,12 @@ class LeadScore(models.Model):
 
     A table of its own, not columns of leads_lead, because a full rescore rewrites about every
     lead's scores: here it writes and reads ~94-byte rows instead of the lead's ~224 bytes. A
-    database trigger inserts the row whenever a lead is inserted, whatever the path (ORM,
-    bulk_create, COPY), so every lead has one; the database defaults make a new lead an
-    unscored C3. Only the cell is indexed (the matrix's drill-down): an indexed column rules
-    out PostgreSQL's HOT update whenever it changes, and the cell changes far less often than
-    the scores do. Scoring writes these rows in SQL only, so the fields are not editable.
+    database trigger (migration leads.0009) inserts the row whenever a lead is inserted,
+    whatever the path (ORM, bulk_create, COPY), so every lead has one; the database defaults
+    make a new lead an unscored C3. Only the cell is indexed (the matrix's drill-down): an
+    indexed column rules out PostgreSQL's HOT update whenever it changes, and the cell changes
+    far less often than the scores do. Scoring writes these rows in SQL only, so the fields are
+    not editable.
     """
 
     lead = models.OneToOneField(

@@ -218,12 +218,13 @@ def dialect_for(connection) -> Dialect:
 def fit_rules_digest(spec: RuleSetSpec, d: Dialect) -> int:
     """A positive 63-bit fingerprint of what fit computes: the fit SQL for these rules.
 
-    Scoring stores it on each lead with the fit it computed (`Lead.fit_rules_digest`) and then
-    keeps that fit, without reading the account or matching titles again, while it still
-    matches: a lead's fit depends only on the fit rules and the lead's and account's own
-    fields, and database triggers clear the stored digest when any of those fields change
-    (`leads.fit_triggers`). Taken from the SQL rather than the rules, so a release that changes
-    how fit is computed changes it too; a rule's name and the tiers' cut-offs take no part (the
+    Scoring stores it on each lead's score row with the fit it computed
+    (`LeadScore.fit_rules_digest`) and then keeps that fit, without reading the lead or its
+    account or matching titles again, while it still matches: a lead's fit depends only on the
+    fit rules and the lead's and account's own fields, and database triggers clear the stored
+    digest when any of those fields change (`leads.fit_triggers`). Taken from the SQL rather
+    than the rules, so a release that changes how fit is computed changes it too; a rule's name
+    and the tiers' cut-offs take no part (the
     tiers are computed from the fit on every scoring).
     """
     fit, disqualified = fit_sql(spec, d)
@@ -638,8 +639,8 @@ def score_select(
         FROM leads_leadscore ls
         WHERE {sel_sql} AND COALESCE(ls.fit_rules_digest, 0) = %s"""
     kept_params = [*sel_params, digest]
-    # The leads' own ids are limited as the score rows' are: the planner does not carry a range
-    # across the join, and without it read every lead.
+    # The leads' own ids are limited as the score rows' are: PostgreSQL does not carry a range
+    # condition across a join, so without it a chunk's plan could read every lead.
     lead_sql, lead_params = selection.where("l.id", d)
     # Compared through COALESCE, which has no statistics, so the planner assumes most leads
     # need their fit computed. Estimated from the column, a chunk whose digests were all cleared
