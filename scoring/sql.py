@@ -224,8 +224,7 @@ def fit_rules_digest(spec: RuleSetSpec, d: Dialect) -> int:
     fit rules and the lead's and account's own fields, and database triggers clear the stored
     digest when any of those fields change (`leads.fit_triggers`). Taken from the SQL rather
     than the rules, so a release that changes how fit is computed changes it too; a rule's name
-    and the tiers' cut-offs take no part (the
-    tiers are computed from the fit on every scoring).
+    and the tiers' cut-offs take no part (the tiers are computed from the fit on every scoring).
     """
     fit, disqualified = fit_sql(spec, d)
     text = json.dumps([FIT_SEMANTICS, fit.text, fit.params, disqualified.text, disqualified.params])
