@@ -1,5 +1,6 @@
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from leads.models import Account, Activity, Lead, LeadScore
 
@@ -43,6 +44,38 @@ def test_leads_bulk_created_get_their_score_rows_and_skipped_ones_none():
         ignore_conflicts=True,
     )
     assert LeadScore.objects.count() == Lead.objects.count() == 4
+    assert all(unscored(pk) for pk in Lead.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_leads_copied_in_get_their_score_rows():
+    # As the benchmark's data generation loads them: one COPY statement, one trigger call.
+    columns = (
+        "email, first_name, last_name, title, source, attributes, created_at, updated_at, "
+        "email_domain, email_is_free, stage"
+    )
+    now = timezone.now()
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY leads_lead ({columns}) FROM STDIN") as copy,
+    ):
+        for n in range(3):
+            copy.write_row(
+                (
+                    f"l{n}@northwind.com",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "{}",
+                    now,
+                    now,
+                    "northwind.com",
+                    False,
+                    "lead",
+                )
+            )
+    assert LeadScore.objects.count() == Lead.objects.count() == 3
     assert all(unscored(pk) for pk in Lead.objects.values_list("pk", flat=True))
 
 
