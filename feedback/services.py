@@ -254,25 +254,28 @@ def record_contributions(handoffs: Iterable[Handoff]) -> None:
 def _set_stage(leads: Sequence[Lead], stage: str, *, reason: str, now: datetime) -> None:
     """Move leads to a stage and record it. update() keeps the leads' updated_at, which only
     data edits may move (the bad-data hold-back reads it)."""
+    # The scores are recorded as they stand: read in one query for all the leads.
     scores = LeadScore.objects.in_bulk([lead.pk for lead in leads])
-    ScoreChange.objects.bulk_create(
-        ScoreChange(
-            lead=lead,
-            changed_at=now,
-            reason=reason,
-            ruleset_version=score.ruleset_version,
-            from_cell=score.cell,
-            to_cell=score.cell,
-            from_stage=lead.stage,
-            to_stage=stage,
-            fit_score=score.fit_score,
-            interest_score=score.interest_score,
-            total_score=score.total_score,
-            disqualified=score.disqualified,
+    changes = []
+    for lead in leads:
+        score = scores[lead.pk]
+        changes.append(
+            ScoreChange(
+                lead=lead,
+                changed_at=now,
+                reason=reason,
+                ruleset_version=score.ruleset_version,
+                from_cell=score.cell,
+                to_cell=score.cell,
+                from_stage=lead.stage,
+                to_stage=stage,
+                fit_score=score.fit_score,
+                interest_score=score.interest_score,
+                total_score=score.total_score,
+                disqualified=score.disqualified,
+            )
         )
-        for lead in leads
-        for score in [scores[lead.pk]]
-    )
+    ScoreChange.objects.bulk_create(changes)
     Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(stage=stage)
 
 
