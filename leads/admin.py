@@ -122,10 +122,10 @@ class LeadAdmin(ScoreFields, ExportMixin, CsvImportAdminMixin, admin.ModelAdmin)
         "full_name",
         "title",
         "account",
-        "score__cell",
+        "cell",
         total_points,
         "stage",
-        "score__disqualified",
+        "disqualified",
         "owner",
         "created_at",
     ]
