@@ -197,7 +197,9 @@ def test_the_same_events_delivered_by_two_senders_at_once_are_stored_once_withou
     assert Activity.objects.count() == 5 * (len(events) + 1)
 
 
-def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score(scored_leads):
+def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score(
+    scored_leads, monkeypatch
+):
     old, leads = scored_leads
     Lead.objects.bulk_create(
         Lead(email=f"more{n}@northwind.com", title="VP Marketing", account=leads[0].account)
@@ -205,6 +207,21 @@ def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score
     )
     new = clone_ruleset(old)
     FitRule.objects.filter(ruleset=new).update(points=F("points") + 5)
+    published = threading.Event()
+    score_chunk = scoring_services.rescore_chunk_now
+
+    def score_chunk_then_wait_for_the_publish(run_id, *args, **kwargs):
+        # After its third chunk the old run waits for the publish to land: on a fast machine it
+        # otherwise scored all its chunks before the publish committed.
+        changed = score_chunk(run_id, *args, **kwargs)
+        run = RescoreRun.objects.get(pk=run_id)
+        if run.ruleset_id == old.pk and run.done_chunks >= 3:
+            published.wait(30)
+        return changed
+
+    monkeypatch.setattr(
+        scoring_services, "rescore_chunk_now", score_chunk_then_wait_for_the_publish
+    )
 
     def rescore_with_old():
         return start_rescore(old, reason="rescore", sync=True, chunk_size=10)
@@ -215,7 +232,10 @@ def test_publishing_during_a_rescore_leaves_no_lead_with_the_old_rule_sets_score
             if RescoreRun.objects.filter(ruleset=old, done_chunks__gte=3).exists():
                 break
             time.sleep(0.01)
-        return publish_ruleset(new)
+        try:
+            return publish_ruleset(new)
+        finally:
+            published.set()
 
     results = run_together(rescore_with_old, publish_new_midway)
     assert not [r for r in results if isinstance(r, Exception)], results
