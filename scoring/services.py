@@ -418,8 +418,8 @@ def vacuum_scores() -> bool:
     """VACUUM the leads' score rows after a pass that rewrote most of them; False where it did
     not run.
 
-    Counting leads by cell (the matrix, the home page, the admin's lead list) can then read the
-    small cell index alone, without visiting the table: at a million leads 0.05-0.1 s, not
+    Counting leads by cell (the matrix, the home page, the admin's cell filter) can then read
+    the small cell index alone, without visiting the table: at a million leads 0.05-0.1 s, not
     0.25-0.6 s. A pass rewrites each score row in place (HOT), whose pruning keeps the dead rows
     too few for autovacuum ever to start, so without this the table's pages stayed marked as
     changed. Housekeeping only: a failure (a lock or statement timeout) is logged, not raised,
