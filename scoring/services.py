@@ -182,8 +182,8 @@ def apply_scores(
 
     One statement computes every score; cell moves become ScoreChange rows; then only the leads
     whose score, cell or rule set differ are written, which makes a repeated run a no-op. Leads
-    now in an MQL cell are handed to sales (unless `open_handoffs` is off, as for scores stored
-    as of the past).
+    now in an MQL cell are then handed to sales, in a transaction of their own (unless
+    `open_handoffs` is off, as for scores stored as of the past).
     """
     spec = spec or ruleset.to_spec()
     d = dialect_for(connection)
@@ -216,12 +216,26 @@ def apply_scores(
                 changed, candidates = _store_in_one_statement(cursor, store)
             else:
                 changed, candidates = _store_through_temp_table(cursor, store)
-        if candidates:
-            # Imported here: feedback builds on scoring, not the other way round.
-            from feedback.services import open_handoffs as open_handoffs_for
-
-            open_handoffs_for(ruleset, candidates, spec=spec)
+    if candidates:
+        _hand_off(ruleset, candidates, spec)
     return changed
+
+
+def _hand_off(ruleset: RuleSet, lead_ids: list[int], spec: RuleSetSpec) -> None:
+    """Open the new MQLs' handoffs, after the scores' transaction (where no caller's encloses
+    it), while `ruleset` is still active.
+
+    Handing off writes the leads (stage, owner). The scores' transaction holds the score rows it
+    wrote, and an edit or an API batch locks a lead before its score row: in one transaction the
+    two orders deadlocked. A lead whose handoff did not open (a crash in between) is still an
+    MQL without one, which the next scoring of it hands off.
+    """
+    # Imported here: feedback builds on scoring, not the other way round.
+    from feedback.services import open_handoffs
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _still_active(cursor, ruleset):
+            open_handoffs(ruleset, lead_ids, spec=spec)
 
 
 @dataclass
@@ -648,16 +662,17 @@ def rescore_chunk_now(
     With `vacuum_after` (a worker's chunk) the chunk that finishes the run then vacuums the
     score rows; a run scored in one process is vacuumed by its caller, after it is done."""
     run = RescoreRun.objects.select_related("ruleset").get(pk=run_id)
-    with transaction.atomic():
-        # apply_scores stores nothing if a newer rule set was published meanwhile.
-        changed = apply_scores(
-            run.ruleset,
-            LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
-            as_of=run.as_of or timezone.now(),
-            reason=run.reason,
-            open_handoffs=run.open_handoffs,
-        )
-        closed = finish_chunk(run_id, start, changed)
+    # apply_scores stores nothing if a newer rule set was published meanwhile. Its scores and
+    # handoffs commit before the chunk is counted: a chunk cut short is redelivered and opens
+    # what it did not (its count of leads changed then misses what the first try stored).
+    changed = apply_scores(
+        run.ruleset,
+        LeadSelection(start=start, stop=stop, only_with_activity=only_with_activity),
+        as_of=run.as_of or timezone.now(),
+        reason=run.reason,
+        open_handoffs=run.open_handoffs,
+    )
+    closed = finish_chunk(run_id, start, changed)
     if closed and vacuum_after:
         vacuum_scores()
     return changed

@@ -7,14 +7,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from feedback import services
 from feedback.models import Handoff
 from feedback.roles import MANAGER, SDR
-from leads.models import Activity, Lead, LeadScore
+from leads.models import Activity, Lead, LeadScore, Stage
 from leads.services import NewActivity, ingest_activities, upsert_lead
 from scoring import services as scoring_services
 from scoring.models import FitRule, RescoreRun
@@ -389,3 +389,36 @@ def test_a_chunk_that_fails_stops_a_run_here_and_its_error_reaches_the_caller(
     run = RescoreRun.objects.latest("pk")
     assert (run.status, run.total_chunks) == (RescoreRun.Status.RUNNING, len(chunks))
     assert run.done_chunks == len(started) - 1  # for the stall sweep to queue the rest
+
+
+def test_a_rescore_hands_off_its_new_mqls_after_its_scores_commit_so_an_edit_is_not_held_up(
+    scored_leads, monkeypatch
+):
+    ruleset, leads = scored_leads
+    lead, now = leads[0], timezone.now()
+    Activity.objects.bulk_create(
+        Activity(lead=lead, kind=kind, url="/pricing", occurred_at=now - timedelta(hours=n))
+        for n, kind in enumerate(["demo_request", "page_view", "page_view", "page_view"])
+    )
+    edits = []
+    open_handoffs = services.open_handoffs
+
+    def edit_the_lead_then_open_handoffs(*args, **kwargs):
+        # As an edit or an API batch does, from another connection: the lead's row, then its
+        # score row. Inside the scores' transaction this waited for the rescore, which then
+        # wanted the lead's row for its stage: a deadlock.
+        def edit():
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                list(Lead.objects.select_for_update(no_key=True).filter(pk=lead.pk))
+                LeadScore.objects.filter(pk=lead.pk).update(fit_rules_digest=None)
+
+        edits.extend(run_together(edit))
+        return open_handoffs(*args, **kwargs)
+
+    monkeypatch.setattr(services, "open_handoffs", edit_the_lead_then_open_handoffs)
+    start_rescore(ruleset, reason="rescore", sync=True)
+
+    assert edits == [None]  # the edit went through, without waiting for a lock
+    assert Handoff.objects.filter(lead=lead, disposition="").count() == 1
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.MQL
