@@ -222,8 +222,8 @@ def apply_scores(
 
 
 def _hand_off(ruleset: RuleSet, lead_ids: list[int], spec: RuleSetSpec) -> None:
-    """Open the new MQLs' handoffs, after the scores' transaction (where no caller's encloses
-    it), while `ruleset` is still active.
+    """Open the new MQLs' handoffs while `ruleset` is still active, once the scores' transaction
+    has committed (unless a caller's transaction encloses both).
 
     Handing off writes the leads (stage, owner). The scores' transaction holds the score rows it
     wrote, and an edit or an API batch locks a lead before its score row: in one transaction the
